@@ -1,0 +1,80 @@
+"""The read-only storage interface every backend implements.
+
+Keys handed across this interface are *store-relative* and always use ``/``:
+``jobs/{jobId}/job.json``, ``jobs/{jobId}/runs/{runId}/event-...json``. A backend maps them
+to a path or to a bucket key under its prefix. No backend has a method that writes or deletes:
+perstack_logq never changes a user's store.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class StorageInfo:
+    """What the user sees as ``Storage: <type> <location>``."""
+
+    type: str  # "filesystem" | "s3" | "r2"
+    location: str  # "/abs/path", "s3://bucket/prefix/", "r2://account/bucket/prefix/"
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.location}"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object, as a listing reports it (no body read)."""
+
+    key: str  # store-relative, e.g. "jobs/J/runs/R/event-1-1-startRun.json"
+    size: int
+    version: str  # what changes when the object changes: mtime in ns, or the ETag
+
+
+@dataclass(frozen=True)
+class ReadFailure:
+    """An object that could not be read (vanished between list and read, unreadable, ...)."""
+
+    key: str
+    reason: str
+
+
+class Storage(ABC):
+    """A Perstack store, read-only."""
+
+    @abstractmethod
+    def get_storage_info(self) -> StorageInfo: ...
+
+    @abstractmethod
+    def check(self) -> None:
+        """Fail with a one-line StorageError if the store cannot be reached or read at all."""
+
+    @abstractmethod
+    def list_job_ids(self) -> list[str]:
+        """The ids of the job directories under ``jobs/``, sorted."""
+
+    @abstractmethod
+    def list_objects(self, prefix: str = "jobs/") -> Iterator[ObjectInfo]:
+        """Every object whose store-relative key starts with ``prefix`` (recursive)."""
+
+    def list_job_objects(self, job_id: str) -> Iterator[ObjectInfo]:
+        return self.list_objects(f"jobs/{job_id}/")
+
+    def list_run_objects(self, job_id: str, run_id: str) -> Iterator[ObjectInfo]:
+        return self.list_objects(f"jobs/{job_id}/runs/{run_id}/")
+
+    @abstractmethod
+    def read_object(self, key: str) -> bytes:
+        """The whole body of one object; StorageError if it cannot be read."""
+
+    @abstractmethod
+    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+        """Bodies of many objects, in any order, batched (and concurrent for remote stores).
+
+        A key that cannot be read yields a ReadFailure instead of stopping the others.
+        """
+
+    def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing
+        """Release connections or thread pools."""

@@ -1,0 +1,127 @@
+"""The store's layout: how keys are built and what a key means (spec §1).
+
+Both the reader and the sample-store generator go through this module, so the two cannot
+disagree about names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+from perstack_logq.errors import UsageError
+
+JOBS_DIR = "jobs"
+JOB_FILE = "job.json"
+RUN_SETTING_FILE = "run-setting.json"
+EVENT_PREFIX = "event-"
+JSON_SUFFIX = ".json"
+
+
+class KeyKind(Enum):
+    JOB = "job"
+    CHECKPOINT = "checkpoint"
+    RUN_SETTING = "run_setting"
+    EVENT = "event"
+    UNKNOWN = "unknown"  # stray files, bad event names: counted and reported, never decoded
+
+
+@dataclass(frozen=True)
+class EventName:
+    timestamp: int
+    step_number: int
+    type: str
+
+
+@dataclass(frozen=True)
+class ParsedKey:
+    kind: KeyKind
+    job_id: str
+    run_id: str | None = None
+    checkpoint_id: str | None = None
+    event: EventName | None = None
+
+
+def job_prefix(job_id: str) -> str:
+    return f"{JOBS_DIR}/{job_id}/"
+
+
+def job_key(job_id: str) -> str:
+    return f"{JOBS_DIR}/{job_id}/{JOB_FILE}"
+
+
+def checkpoint_key(job_id: str, checkpoint_id: str) -> str:
+    return f"{JOBS_DIR}/{job_id}/checkpoints/{checkpoint_id}{JSON_SUFFIX}"
+
+
+def run_prefix(job_id: str, run_id: str) -> str:
+    return f"{JOBS_DIR}/{job_id}/runs/{run_id}/"
+
+
+def run_setting_key(job_id: str, run_id: str) -> str:
+    return f"{run_prefix(job_id, run_id)}{RUN_SETTING_FILE}"
+
+
+def event_file_name(timestamp: int, step_number: int, event_type: str) -> str:
+    return f"{EVENT_PREFIX}{timestamp}-{step_number}-{event_type}{JSON_SUFFIX}"
+
+
+def event_key(job_id: str, run_id: str, timestamp: int, step_number: int, event_type: str) -> str:
+    return f"{run_prefix(job_id, run_id)}{event_file_name(timestamp, step_number, event_type)}"
+
+
+def parse_event_file_name(name: str) -> EventName | None:
+    """``event-{ms}-{step}-{type}.json`` -> its parts; None when the name does not fit.
+
+    The type may itself contain ``-``: everything after the step is the type.
+    """
+    if not (name.startswith(EVENT_PREFIX) and name.endswith(JSON_SUFFIX)):
+        return None
+    fields = name[len(EVENT_PREFIX) : -len(JSON_SUFFIX)].split("-")
+    if len(fields) < 3:
+        return None
+    timestamp, step, event_type = fields[0], fields[1], "-".join(fields[2:])
+    if not (timestamp.isdigit() and step.isdigit()) or not event_type:
+        return None
+    if not (timestamp.isascii() and step.isascii()):
+        return None
+    return EventName(int(timestamp), int(step), event_type)
+
+
+def parse_key(key: str) -> ParsedKey | None:
+    """What a store-relative key holds; None for keys outside ``jobs/{jobId}/``."""
+    parts = key.split("/")
+    if len(parts) < 3 or parts[0] != JOBS_DIR or not parts[1]:
+        return None
+    job_id = parts[1]
+    rest = parts[2:]
+    if rest == [JOB_FILE]:
+        return ParsedKey(KeyKind.JOB, job_id)
+    if len(rest) == 2 and rest[0] == "checkpoints" and rest[1].endswith(JSON_SUFFIX):
+        checkpoint_id = rest[1][: -len(JSON_SUFFIX)]
+        if checkpoint_id:
+            return ParsedKey(KeyKind.CHECKPOINT, job_id, checkpoint_id=checkpoint_id)
+    if len(rest) == 3 and rest[0] == "runs" and rest[1]:
+        run_id, name = rest[1], rest[2]
+        if name == RUN_SETTING_FILE:
+            return ParsedKey(KeyKind.RUN_SETTING, job_id, run_id=run_id)
+        event = parse_event_file_name(name)
+        if event is not None:
+            return ParsedKey(KeyKind.EVENT, job_id, run_id=run_id, event=event)
+    return ParsedKey(KeyKind.UNKNOWN, job_id)
+
+
+def validate_identifier(option: str, value: str) -> str:
+    """Refuse an id from the user that could escape its directory (spec §1).
+
+    ``option`` names where it came from (``--job``), so the message says what to fix.
+    """
+    bad = next((s for s in ("/", "\\", "..", "\x00") if s in value), None)
+    if bad is not None or not value.strip():
+        printable = value.replace("\x00", "\\0")
+        problem = f"contains {'a NUL byte' if bad == chr(0) else repr(bad)}" if bad else "is empty"
+        raise UsageError(
+            f"Invalid value for {option}: {printable!r} {problem}; "
+            "ids are plain names like 'anaew4v18s62aanmx116dgi2'"
+        )
+    return value
