@@ -1,0 +1,379 @@
+"""Stored JSON -> Arrow record batches, one table at a time, without I/O.
+
+The engine feeds objects in as ``(key, body)`` and takes batches out whenever it likes, so
+memory is bounded by the batch, never by the store. A file that cannot be decoded becomes a
+row of ``skipped_files`` saying why; it never stops the files around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+import pyarrow as pa
+
+from perstack_logq.decode import schema
+from perstack_logq.decode.redact import redact_run_setting
+from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key
+
+JsonObject = dict[str, Any]
+Row = tuple[Any, ...]
+
+# The last millisecond DuckDB's TIMESTAMP and the other engines all accept (year 9999).
+_MAX_TIMESTAMP_MS = 253_402_300_799_999
+_USAGE_KEYS = ("inputTokens", "outputTokens", "reasoningTokens", "totalTokens", "cachedInputTokens")
+_TOOL_CALL_LISTS = {"callTools": "toolCalls", "callDelegate": "toolCalls"}
+_STEP_ENDING = frozenset(
+    {
+        "continueToNextStep",
+        "completeRun",
+        "stopRunByError",
+        "stopRunByDelegate",
+        "stopRunByExceededMaxSteps",
+        "stopRunByInteractiveTool",
+    }
+)
+
+
+class InvalidRecord(ValueError):
+    """A parsed JSON object that lacks what every record of its kind must have."""
+
+
+def _number(record: JsonObject, key: str, *, required: bool = False) -> int | float | None:
+    value = record.get(key)
+    # bool is an int in Python but never a number in JSON.
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return value
+    if required or (value is not None and key in record):
+        found = "nothing" if key not in record else type(value).__name__
+        raise InvalidRecord(f"{key} must be a number (got {found})")
+    return None
+
+
+def _int(record: JsonObject, key: str, *, required: bool = False) -> int | None:
+    value = _number(record, key, required=required)
+    return None if value is None else int(value)
+
+
+def _str(record: JsonObject, key: str, *, required: bool = False) -> str | None:
+    value = record.get(key)
+    if isinstance(value, str):
+        return value
+    if required or (value is not None and key in record):
+        found = "nothing" if key not in record else type(value).__name__
+        raise InvalidRecord(f"{key} must be a string (got {found})")
+    return None
+
+
+def _object(record: JsonObject, key: str) -> JsonObject:
+    value = record.get(key)
+    return value if isinstance(value, dict) else {}
+
+
+def _time(ms: int | None) -> int | None:
+    return ms if ms is not None and 0 <= ms <= _MAX_TIMESTAMP_MS else None
+
+
+def _usage(record: JsonObject) -> tuple[int | None, ...]:
+    usage = record.get("usage")
+    if not isinstance(usage, dict):
+        return (None,) * len(_USAGE_KEYS)
+    return tuple(_int(usage, key) for key in _USAGE_KEYS)
+
+
+def first_text(parts: Any) -> str | None:
+    """The first textPart's text, the way the original log command previews content."""
+    if not isinstance(parts, list):
+        return None
+    for part in parts:
+        if isinstance(part, dict) and part.get("type") == "textPart" and "text" in part:
+            return str(part["text"])
+    return None
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def is_error_result(parts: Any, text: str | None) -> bool:
+    """Whether a tool result reports a failure.
+
+    The original log command only checks that the text starts with "error"; Perstack's own
+    tools fail with a JSON text such as ``{"error": "Error", "message": "File ... not found"}``,
+    and parts may carry ``isError``. All three count.
+    """
+    if isinstance(parts, list) and any(
+        isinstance(part, dict) and part.get("isError") is True for part in parts
+    ):
+        return True
+    if text is None:
+        return False
+    if text.lower().startswith("error"):
+        return True
+    if text.startswith("{") and '"error"' in text:
+        try:
+            decoded = orjson.loads(text)
+        except orjson.JSONDecodeError:
+            return False
+        return isinstance(decoded, dict) and decoded.get("error") not in (None, False, "")
+    return False
+
+
+class StoreDecoder:
+    """Accumulates decoded rows per table until ``flush`` turns them into Arrow tables."""
+
+    def __init__(self) -> None:
+        self._rows: dict[str, list[Row]] = {t.name: [] for t in schema.DATA_TABLES}
+        self._decoders: dict[KeyKind, Callable[[ParsedKey, str, JsonObject, str, int], None]] = {
+            KeyKind.JOB: self._job,
+            KeyKind.CHECKPOINT: self._checkpoint,
+            KeyKind.RUN_SETTING: self._run_setting,
+            KeyKind.EVENT: self._event,
+        }
+        self.pending_bytes = 0
+
+    def add(self, key: str, body: bytes) -> None:
+        """Decode one object. Never raises for bad data: it becomes a skipped_files row."""
+        parsed = parse_key(key)
+        if parsed is None or parsed.kind is KeyKind.UNKNOWN:
+            self.skip(key, "unknown_layout", "not a job, checkpoint, run setting or event file")
+            return
+        if not body.strip():
+            self.skip(key, "invalid_json", "empty file")
+            return
+        try:
+            record = orjson.loads(body)
+        except orjson.JSONDecodeError as error:
+            self.skip(key, "invalid_json", str(error))
+            return
+        if not isinstance(record, dict):
+            self.skip(key, "not_an_object", f"a JSON {type(record).__name__}, not an object")
+            return
+        try:
+            self._decoders[parsed.kind](parsed, key, record, body.decode(), len(body))
+        except InvalidRecord as error:
+            self.skip(key, "invalid_record", str(error))
+            return
+        self.pending_bytes += len(body)
+
+    def skip(self, key: str, reason: str, detail: str) -> None:
+        self._rows["skipped_files"].append((key, reason, detail))
+
+    @property
+    def pending_rows(self) -> int:
+        return sum(len(rows) for rows in self._rows.values())
+
+    def flush(self) -> dict[str, pa.Table]:
+        """The rows decoded since the last flush, as one Arrow table per non-empty table."""
+        tables: dict[str, pa.Table] = {}
+        for table in schema.DATA_TABLES:
+            rows = self._rows[table.name]
+            if not rows:
+                continue
+            columns = list(zip(*rows, strict=True))
+            arrays = [
+                pa.array(values, type=column.arrow_type)
+                for values, column in zip(columns, table.columns, strict=True)
+            ]
+            tables[table.name] = pa.Table.from_arrays(arrays, schema=table.arrow_schema)
+            rows.clear()
+        self.pending_bytes = 0
+        return tables
+
+    def _job(self, parsed: ParsedKey, key: str, record: JsonObject, text: str, size: int) -> None:
+        self._rows["job_files"].append(
+            (
+                parsed.job_id,
+                _str(record, "status", required=True),
+                _str(record, "coordinatorExpertKey", required=True),
+                _int(record, "totalSteps", required=True),
+                _int(record, "maxSteps"),
+                *_usage(record),
+                _time(_int(record, "startedAt", required=True)),
+                _time(_int(record, "finishedAt")),
+                text,
+                key,
+            )
+        )
+
+    def _checkpoint(
+        self, parsed: ParsedKey, key: str, record: JsonObject, text: str, size: int
+    ) -> None:
+        expert = record.get("expert")
+        if not isinstance(expert, dict) or not isinstance(expert.get("key"), str):
+            raise InvalidRecord("expert.key must be a string")
+        delegated_by = _object(record, "delegatedBy")
+        delegate_to = record.get("delegateTo")
+        error = _object(record, "error")
+        messages = record.get("messages")
+        retryable = error.get("isRetryable")
+        self._rows["checkpoints"].append(
+            (
+                parsed.job_id,
+                parsed.checkpoint_id,
+                _str(record, "runId", required=True),
+                _str(record, "status", required=True),
+                _int(record, "stepNumber", required=True),
+                expert["key"],
+                _str(expert, "name"),
+                _str(expert, "version"),
+                *_usage(record),
+                _int(record, "contextWindow"),
+                _number(record, "contextWindowUsage"),
+                _int(record, "retryCount"),
+                len(messages) if isinstance(messages, list) else None,
+                _str(_object(delegated_by, "expert"), "key"),
+                _str(delegated_by, "checkpointId"),
+                [
+                    target["expert"]["key"]
+                    for target in delegate_to
+                    if isinstance(target, dict)
+                    and isinstance(target.get("expert"), dict)
+                    and isinstance(target["expert"].get("key"), str)
+                ]
+                if isinstance(delegate_to, list)
+                else None,
+                _str(error, "name"),
+                _str(error, "message"),
+                retryable if isinstance(retryable, bool) else None,
+                _str(_object(record, "metadata"), "runtime"),
+                text,
+                key,
+            )
+        )
+
+    def _run_setting(
+        self, parsed: ParsedKey, key: str, record: JsonObject, text: str, size: int
+    ) -> None:
+        # Redact first: from here on nothing can copy a credential by mistake.
+        setting = redact_run_setting(record)
+        run_input = _object(setting, "input")
+        answered = _object(run_input, "interactiveToolCallResult")
+        budget = setting.get("reasoningBudget")
+        self._rows["run_settings"].append(
+            (
+                parsed.job_id,
+                parsed.run_id,
+                _str(setting, "expertKey"),
+                _str(setting, "model"),
+                _str(_object(setting, "providerConfig"), "providerName"),
+                _str(run_input, "text") or _str(answered, "text"),
+                None if budget is None else str(budget),
+                _int(setting, "maxSteps"),
+                _int(setting, "maxRetries"),
+                _int(setting, "timeout"),
+                _time(_int(setting, "startedAt")),
+                _time(_int(setting, "updatedAt")),
+                _json(setting),
+                key,
+            )
+        )
+
+    def _event(self, parsed: ParsedKey, key: str, record: JsonObject, text: str, size: int) -> None:
+        event_type = _str(record, "type", required=True)
+        timestamp = _int(record, "timestamp", required=True)
+        step = _int(record, "stepNumber", required=True)
+        event_id = _str(record, "id")
+        expert_key = _str(record, "expertKey")
+        event_time = _time(timestamp)
+        self._rows["events"].append(
+            (
+                parsed.job_id,
+                parsed.run_id,
+                event_id,
+                event_type,
+                step,
+                event_time,
+                timestamp,
+                expert_key,
+                *_usage(record),
+                key.rsplit("/", 1)[1],
+                size,
+                text,
+                key,
+            )
+        )
+        context = (parsed.job_id, parsed.run_id, event_id, event_type, step, event_time, expert_key)
+        if event_type in _TOOL_CALL_LISTS or event_type == "callInteractiveTool":
+            calls = (
+                [record.get("toolCall")]
+                if event_type == "callInteractiveTool"
+                else record.get(_TOOL_CALL_LISTS[event_type])
+            )
+            self._tool_calls(context, event_type, calls, key)
+        elif event_type == "resolveToolResults":
+            self._tool_results(context, record.get("toolResults"), key)
+        elif event_type in _STEP_ENDING and isinstance(record.get("step"), dict):
+            self._step(context, record["step"], key)
+
+    def _step(self, context: Row, step: JsonObject, key: str) -> None:
+        job_id, run_id, event_id, event_type, step_number, event_time, expert_key = context
+        started = _int(step, "startedAt")
+        finished = _int(step, "finishedAt")
+        tool_calls = step.get("toolCalls")
+        self._rows["steps"].append(
+            (
+                job_id,
+                run_id,
+                event_id,
+                event_type,
+                _int(step, "stepNumber") if "stepNumber" in step else step_number,
+                event_time,
+                expert_key,
+                _time(started),
+                _time(finished),
+                None if started is None or finished is None else finished - started,
+                *_usage(step),
+                len(tool_calls) if isinstance(tool_calls, list) else 0,
+                key,
+            )
+        )
+
+    def _tool_calls(self, context: Row, kind: str, calls: Any, key: str) -> None:
+        if not isinstance(calls, list):
+            return
+        for position, call in enumerate(calls):
+            if not isinstance(call, dict):
+                continue
+            args = call.get("args")
+            tool_name = _str(call, "toolName")
+            delegate = None
+            if kind == "callDelegate":
+                args_object = args if isinstance(args, dict) else {}
+                delegate = args_object.get("expertKey") or args_object.get("expert") or tool_name
+            self._rows["tool_calls"].append(
+                (
+                    *context,
+                    position,
+                    kind,
+                    _str(call, "id"),
+                    _str(call, "skillName"),
+                    tool_name,
+                    None if delegate is None else str(delegate),
+                    None if args is None else _json(args),
+                    key,
+                )
+            )
+
+    def _tool_results(self, context: Row, results: Any, key: str) -> None:
+        if not isinstance(results, list):
+            return
+        for position, result in enumerate(results):
+            if not isinstance(result, dict):
+                continue
+            parts = result.get("result")
+            text = first_text(parts)
+            self._rows["tool_results"].append(
+                (
+                    *context,
+                    position,
+                    _str(result, "id"),
+                    _str(result, "skillName"),
+                    _str(result, "toolName"),
+                    is_error_result(parts, text),
+                    text,
+                    None if parts is None else _json(parts),
+                    key,
+                )
+            )

@@ -1,0 +1,265 @@
+"""The embedded DuckDB database that holds a store's history as tables.
+
+Objects flow storage -> decoder -> Arrow batches -> DuckDB, one bounded batch at a time.
+A manifest (``_objects``: key, size, version) records what each row came from, so a sync
+reads only what is new or changed and forgets what left the store; the same code fills a
+throw-away in-memory database and the persistent cache. Each batch commits its rows and its
+manifest entries in one transaction: a sync that is interrupted leaves a database the next
+sync completes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from perstack_logq.decode import schema
+from perstack_logq.decode.records import StoreDecoder
+from perstack_logq.engine.sqlfiles import sql_file, sql_folder
+from perstack_logq.storage.base import ObjectInfo, ReadFailure, Storage
+from perstack_logq.storage.layout import KeyKind, parse_key
+
+# Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
+# (it holds only data derived from the store).
+SCHEMA_VERSION = 1
+
+_LISTING_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("job_id", pa.string()),
+        ("kind", pa.string()),
+        ("size", pa.int64()),
+        ("version", pa.string()),
+        ("event_ms", pa.int64()),
+    ]
+)
+_LISTING_BATCH = 50_000
+_READ_CHUNK = 4_000
+# Flush decoded rows to DuckDB once this much JSON is pending: bounds memory per batch.
+_FLUSH_BYTES = 48 * 1024 * 1024
+_FLUSH_ROWS = 50_000
+
+ProgressCallback = Callable[["SyncProgress"], None]
+
+
+@dataclass
+class SyncProgress:
+    objects_total: int = 0
+    objects_done: int = 0
+    bytes_done: int = 0
+
+
+@dataclass
+class SyncReport:
+    listed: int = 0
+    read: int = 0
+    removed: int = 0
+    unreadable: list[str] = field(default_factory=list)
+
+
+def _create_table_sql(table: schema.Table) -> str:
+    columns = ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})"
+
+
+class Database:
+    """A DuckDB database over one store. ``path=None`` keeps it in memory."""
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        path: Path | None = None,
+        memory_limit: str | None = None,
+        temp_directory: Path | None = None,
+    ) -> None:
+        self.storage = storage
+        self.path = path
+        config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
+        if memory_limit:
+            config["memory_limit"] = memory_limit
+        if temp_directory:
+            config["temp_directory"] = str(temp_directory)
+        self.connection = duckdb.connect(str(path) if path else ":memory:", config=config)
+        self._prepare_schema()
+
+    # -- schema ---------------------------------------------------------------------------
+
+    def _prepare_schema(self) -> None:
+        con = self.connection
+        con.execute("CREATE TABLE IF NOT EXISTS _meta (schema_version INTEGER NOT NULL)")
+        stored = con.execute("SELECT max(schema_version) FROM _meta").fetchone()
+        if stored and stored[0] is not None and stored[0] != SCHEMA_VERSION:
+            self._drop_everything()
+        if not stored or stored[0] != SCHEMA_VERSION:
+            con.execute("DELETE FROM _meta")
+            con.execute("INSERT INTO _meta VALUES (?)", [SCHEMA_VERSION])
+        for table in schema.DATA_TABLES:
+            con.execute(_create_table_sql(table))
+        for sql in sql_folder("sync"):
+            if sql.name.startswith("00_"):
+                con.execute(sql.text)
+        for view in sql_folder("views"):
+            con.execute(view.text)
+
+    def _drop_everything(self) -> None:
+        con = self.connection
+        views = con.execute(
+            "SELECT view_name FROM duckdb_views() WHERE NOT internal AND schema_name = 'main'"
+        ).fetchall()
+        for (name,) in views:
+            con.execute(f'DROP VIEW IF EXISTS "{name}"')
+        tables = con.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'"
+        ).fetchall()
+        for (name,) in tables:
+            con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        con.execute("CREATE TABLE IF NOT EXISTS _meta (schema_version INTEGER NOT NULL)")
+
+    # -- sync -----------------------------------------------------------------------------
+
+    def sync(
+        self,
+        job_ids: Sequence[str] | None = None,
+        *,
+        kinds: Iterable[KeyKind] | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> SyncReport:
+        """Bring the tables up to date with the store, for the given jobs (default: all).
+
+        ``kinds`` limits what is read (e.g. only job.json files to find the latest job).
+        """
+        report = SyncReport()
+        kind_names = None if kinds is None else sorted(k.value for k in kinds)
+        listing = (
+            self.storage.list_objects("jobs/")
+            if job_ids is None
+            else (info for job_id in job_ids for info in self.storage.list_job_objects(job_id))
+        )
+        report.listed = self._load_listing(listing, full=job_ids is None)
+        params = {"kinds": kind_names, "job_ids": None if job_ids is None else list(job_ids)}
+        con = self.connection
+        con.execute(sql_file("sync", "10_pending").text, {"kinds": kind_names})
+        con.execute(sql_file("sync", "20_stale").text, params)
+        report.removed = self._forget_stale()
+        total = con.execute("SELECT count(*) FROM _sync_pending").fetchone()[0]
+        state = SyncProgress(objects_total=total)
+        if progress:
+            progress(state)
+        decoder = StoreDecoder()
+        decoded_keys: list[str] = []
+        for chunk in self._pending_chunks():
+            for key, body in self.storage.read_objects(chunk):
+                state.objects_done += 1
+                if isinstance(body, ReadFailure):
+                    # Not in the manifest: the next sync tries it again.
+                    decoder.skip(key, "unreadable", body.reason)
+                    report.unreadable.append(key)
+                    continue
+                decoder.add(key, body)
+                decoded_keys.append(key)
+                state.bytes_done += len(body)
+                if decoder.pending_bytes >= _FLUSH_BYTES or len(decoded_keys) >= _FLUSH_ROWS:
+                    self._commit(decoder, decoded_keys)
+                    report.read += len(decoded_keys)
+                    decoded_keys = []
+            if progress:
+                progress(state)
+        self._commit(decoder, decoded_keys)
+        report.read += len(decoded_keys)
+        con.execute("DROP TABLE IF EXISTS _sync_pending")
+        con.execute("DROP TABLE IF EXISTS _sync_stale")
+        con.execute("DROP TABLE IF EXISTS _sync_listing")
+        return report
+
+    def _load_listing(self, listing: Iterator[ObjectInfo], *, full: bool) -> int:
+        con = self.connection
+        con.execute("CREATE OR REPLACE TABLE _sync_listing AS SELECT * FROM _listing LIMIT 0")
+        count = 0
+        rows: list[tuple[str, str, str, int, str, int | None]] = []
+        for info in listing:
+            parsed = parse_key(info.key)
+            if parsed is None:
+                continue
+            event_ms = parsed.event.timestamp if parsed.event else None
+            rows.append(
+                (info.key, parsed.job_id, parsed.kind.value, info.size, info.version, event_ms)
+            )
+            if len(rows) >= _LISTING_BATCH:
+                count += self._append_listing(rows)
+                rows = []
+        count += self._append_listing(rows)
+        if full:
+            # The last full listing stays: finding the latest job reads event times from it.
+            con.execute("CREATE OR REPLACE TABLE _listing AS SELECT * FROM _sync_listing")
+        return count
+
+    def _append_listing(self, rows: list[tuple[str, str, str, int, str, int | None]]) -> int:
+        if not rows:
+            return 0
+        batch = pa.Table.from_arrays(
+            [
+                pa.array(column, type=f.type)
+                for column, f in zip(zip(*rows, strict=True), _LISTING_SCHEMA, strict=True)
+            ],
+            schema=_LISTING_SCHEMA,
+        )
+        self.connection.execute("INSERT INTO _sync_listing SELECT * FROM batch")
+        del batch
+        return len(rows)
+
+    def _forget_stale(self) -> int:
+        con = self.connection
+        removed = con.execute("SELECT count(*) FROM _sync_stale").fetchone()[0]
+        if not removed:
+            return 0
+        con.execute("BEGIN TRANSACTION")
+        for table in schema.DATA_TABLES:
+            con.execute(
+                f"DELETE FROM {table.name} WHERE source_key IN (SELECT key FROM _sync_stale)"
+            )
+        con.execute("DELETE FROM _objects WHERE key IN (SELECT key FROM _sync_stale)")
+        con.execute("COMMIT")
+        return removed
+
+    def _pending_chunks(self) -> Iterator[list[str]]:
+        # A cursor of its own: the main connection keeps inserting while this one reads.
+        reader = self.connection.cursor()
+        try:
+            result = reader.execute("SELECT key FROM _sync_pending ORDER BY key")
+            while chunk := result.fetchmany(_READ_CHUNK):
+                yield [key for (key,) in chunk]
+        finally:
+            reader.close()
+
+    def _commit(self, decoder: StoreDecoder, keys: list[str]) -> None:
+        tables = decoder.flush()
+        if not keys and not tables:
+            return
+        con = self.connection
+        con.execute("BEGIN TRANSACTION")
+        for name, batch in tables.items():
+            con.register("decoded_batch", batch)
+            con.execute(f"INSERT INTO {name} SELECT * FROM decoded_batch")
+            con.unregister("decoded_batch")
+        if keys:
+            key_table = pa.table({"key": pa.array(keys, pa.string())})
+            con.register("decoded_keys", key_table)
+            con.execute(
+                "INSERT INTO _objects SELECT p.key, p.job_id, p.kind, p.size, p.version "
+                "FROM _sync_pending AS p SEMI JOIN decoded_keys AS d ON p.key = d.key"
+            )
+            con.unregister("decoded_keys")
+        con.execute("COMMIT")
+
+    # -- queries --------------------------------------------------------------------------
+
+    def sql(self, query: str, params: dict | list | None = None) -> duckdb.DuckDBPyRelation:
+        return self.connection.sql(query, params=params)
+
+    def close(self) -> None:
+        self.connection.close()

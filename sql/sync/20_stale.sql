@@ -1,0 +1,10 @@
+-- Keys whose rows must go before this sync adds new ones: objects that changed, and objects of
+-- the synced scope (jobs and kinds) that are no longer in the store.
+CREATE OR REPLACE TABLE _sync_stale AS
+SELECT key FROM _sync_pending
+UNION
+SELECT o.key
+FROM _objects AS o
+WHERE ($job_ids IS NULL OR list_contains($job_ids, o.job_id))
+    AND ($kinds IS NULL OR list_contains($kinds, o.kind))
+    AND o.key NOT IN (SELECT key FROM _sync_listing);

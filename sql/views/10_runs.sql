@@ -1,0 +1,84 @@
+-- runs: every run of every job. A run is a runs/{runId}/ directory (spec §4), so runs come
+-- from event files and run settings, never only from run settings as in the original.
+CREATE OR REPLACE VIEW runs AS
+WITH run_ids AS (
+    SELECT job_id, run_id FROM events
+    UNION
+    SELECT job_id, run_id FROM run_settings
+),
+event_facts AS (
+    SELECT
+        job_id,
+        run_id,
+        min(timestamp_ms) AS first_event_ms,
+        max(timestamp_ms) AS last_event_ms,
+        count(*) AS event_count,
+        min(step_number) AS first_step,
+        max(step_number) AS last_step,
+        arg_min(expert_key, (timestamp_ms, file_name)) AS first_expert_key,
+        arg_max(type, (timestamp_ms, file_name)) AS last_event_type
+    FROM events
+    GROUP BY job_id, run_id
+),
+start_events AS (
+    SELECT
+        job_id,
+        run_id,
+        arg_min(record ->> '$.initialCheckpoint.delegatedBy.runId', timestamp_ms) AS parent_run_id,
+        arg_min(record ->> '$.initialCheckpoint.delegatedBy.expert.key', timestamp_ms)
+            AS parent_expert_key
+    FROM events
+    WHERE type = 'startRun'
+    GROUP BY job_id, run_id
+),
+step_usage AS (
+    SELECT
+        job_id,
+        run_id,
+        count(*) AS step_count,
+        sum(input_tokens) AS input_tokens,
+        sum(output_tokens) AS output_tokens,
+        sum(reasoning_tokens) AS reasoning_tokens,
+        sum(total_tokens) AS total_tokens,
+        sum(cached_input_tokens) AS cached_input_tokens
+    FROM steps
+    GROUP BY job_id, run_id
+)
+SELECT
+    r.job_id,
+    r.run_id,
+    coalesce(s.expert_key, e.first_expert_key) AS expert_key,
+    s.model,
+    s.provider_name,
+    CASE e.last_event_type
+        WHEN 'completeRun' THEN 'completed'
+        WHEN 'stopRunByError' THEN 'stoppedByError'
+        WHEN 'stopRunByExceededMaxSteps' THEN 'stoppedByExceededMaxSteps'
+        WHEN 'stopRunByInteractiveTool' THEN 'stoppedByInteractiveTool'
+        WHEN 'stopRunByDelegate' THEN 'stoppedByDelegate'
+        ELSE 'running'
+    END AS status,
+    e.last_event_type,
+    make_timestamp_ms(e.first_event_ms) AS started_at,
+    make_timestamp_ms(e.last_event_ms) AS last_event_at,
+    e.last_event_ms - e.first_event_ms AS duration_ms,
+    coalesce(e.event_count, 0) AS event_count,
+    e.first_step,
+    e.last_step,
+    coalesce(u.step_count, 0) AS step_count,
+    u.input_tokens,
+    u.output_tokens,
+    u.reasoning_tokens,
+    u.total_tokens,
+    u.cached_input_tokens,
+    st.parent_run_id,
+    st.parent_expert_key,
+    s.input_text,
+    s.max_steps,
+    s.source_key IS NOT NULL AS has_run_setting,
+    s.settings
+FROM run_ids AS r
+LEFT JOIN event_facts AS e USING (job_id, run_id)
+LEFT JOIN run_settings AS s USING (job_id, run_id)
+LEFT JOIN start_events AS st USING (job_id, run_id)
+LEFT JOIN step_usage AS u USING (job_id, run_id);

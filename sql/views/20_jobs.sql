@@ -1,0 +1,104 @@
+-- jobs: every job of the store. From job.json where it exists; otherwise derived from the
+-- job's checkpoints and events (spec §4): startedAt = earliest event, finishedAt = latest
+-- event once the job has ended, status from the last checkpoint.
+CREATE OR REPLACE VIEW jobs AS
+WITH job_ids AS (
+    SELECT job_id FROM job_files
+    UNION
+    SELECT job_id FROM checkpoints
+    UNION
+    SELECT job_id FROM events
+),
+event_facts AS (
+    SELECT
+        job_id,
+        min(timestamp_ms) AS first_event_ms,
+        max(timestamp_ms) AS last_event_ms,
+        count(*) AS event_count,
+        count(DISTINCT run_id) AS run_count,
+        max(step_number) AS last_step,
+        arg_min(expert_key, (timestamp_ms, file_name)) AS first_expert_key,
+        arg_max(type, (timestamp_ms, file_name)) AS last_event_type
+    FROM events
+    GROUP BY job_id
+),
+checkpoint_facts AS (
+    -- The original orders a job's checkpoints by stepNumber (stable over file names).
+    SELECT
+        job_id,
+        count(*) AS checkpoint_count,
+        arg_min(expert_key, (step_number, checkpoint_id)) AS first_expert_key,
+        arg_max(status, (step_number, checkpoint_id)) AS last_status,
+        arg_max(step_number, (step_number, checkpoint_id)) AS last_step,
+        arg_max(
+            {
+                'input_tokens': input_tokens,
+                'output_tokens': output_tokens,
+                'reasoning_tokens': reasoning_tokens,
+                'total_tokens': total_tokens,
+                'cached_input_tokens': cached_input_tokens
+            },
+            (step_number, checkpoint_id)
+        ) AS usage
+    FROM checkpoints
+    GROUP BY job_id
+),
+derived AS (
+    SELECT
+        i.job_id,
+        CASE coalesce(
+            c.last_status,
+            CASE e.last_event_type
+                WHEN 'completeRun' THEN 'completed'
+                WHEN 'stopRunByError' THEN 'stoppedByError'
+                WHEN 'stopRunByExceededMaxSteps' THEN 'stoppedByExceededMaxSteps'
+                WHEN 'stopRunByInteractiveTool' THEN 'stoppedByInteractiveTool'
+            END
+        )
+            WHEN 'completed' THEN 'completed'
+            WHEN 'stoppedByError' THEN 'stoppedByError'
+            WHEN 'stoppedByExceededMaxSteps' THEN 'stoppedByMaxSteps'
+            WHEN 'stoppedByInteractiveTool' THEN 'stoppedByInteractiveTool'
+            ELSE 'running'
+        END AS status,
+        coalesce(c.first_expert_key, e.first_expert_key) AS coordinator_expert_key,
+        coalesce(c.last_step, e.last_step) AS total_steps,
+        c.usage,
+        e.first_event_ms,
+        e.last_event_ms,
+        coalesce(e.event_count, 0) AS event_count,
+        coalesce(e.run_count, 0) AS run_count,
+        coalesce(c.checkpoint_count, 0) AS checkpoint_count
+    FROM job_ids AS i
+    LEFT JOIN event_facts AS e USING (job_id)
+    LEFT JOIN checkpoint_facts AS c USING (job_id)
+)
+SELECT
+    d.job_id,
+    coalesce(f.status, d.status) AS status,
+    coalesce(f.coordinator_expert_key, d.coordinator_expert_key) AS coordinator_expert_key,
+    coalesce(f.total_steps, d.total_steps) AS total_steps,
+    f.max_steps,
+    CASE WHEN f.job_id IS NULL THEN d.usage.input_tokens ELSE f.input_tokens END
+        AS input_tokens,
+    CASE WHEN f.job_id IS NULL THEN d.usage.output_tokens ELSE f.output_tokens END
+        AS output_tokens,
+    CASE WHEN f.job_id IS NULL THEN d.usage.reasoning_tokens ELSE f.reasoning_tokens END
+        AS reasoning_tokens,
+    CASE WHEN f.job_id IS NULL THEN d.usage.total_tokens ELSE f.total_tokens END
+        AS total_tokens,
+    CASE WHEN f.job_id IS NULL THEN d.usage.cached_input_tokens ELSE f.cached_input_tokens END
+        AS cached_input_tokens,
+    CASE WHEN f.job_id IS NULL THEN make_timestamp_ms(d.first_event_ms) ELSE f.started_at END
+        AS started_at,
+    CASE
+        WHEN f.job_id IS NOT NULL THEN f.finished_at
+        WHEN d.status <> 'running' THEN make_timestamp_ms(d.last_event_ms)
+    END AS finished_at,
+    d.run_count,
+    d.checkpoint_count,
+    d.event_count,
+    f.job_id IS NOT NULL AS has_job_file,
+    f.record
+FROM derived AS d
+LEFT JOIN job_files AS f USING (job_id);
