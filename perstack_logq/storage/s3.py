@@ -1,0 +1,442 @@
+"""Stores in an S3 bucket or a Cloudflare R2 bucket, through one boto3 S3 client.
+
+This is the only module that imports boto3/botocore, and the factory imports it only for an
+S3 or R2 store: a filesystem user never pays for (or needs) boto3.
+
+Read-only: the client is only ever asked for ListObjectsV2 and GetObject.
+
+Errors: a failure that concerns the whole store (no bucket, bad credentials, unreachable
+endpoint) raises a one-line StorageError naming the location and what to do. A failure that
+concerns one object (vanished, denied for that key) becomes a ReadFailure from read_objects,
+so one bad object does not hide the others.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from itertools import islice
+from typing import Any, ClassVar
+from urllib.parse import urlsplit
+
+import boto3
+import botocore.exceptions as boto_errors
+from botocore.config import Config
+
+from perstack_logq import __version__
+from perstack_logq.config import R2Config, S3Config
+from perstack_logq.errors import StorageError
+from perstack_logq.storage.base import ObjectInfo, ReadFailure, Storage, StorageInfo
+from perstack_logq.storage.layout import JOBS_DIR
+
+PAGE_SIZE = 1000  # ListObjectsV2's maximum page
+DEFAULT_CONCURRENCY = 32
+
+# Errors about one object: reported for that key, the others are still read.
+_OBJECT_ERROR_REASONS = {
+    "NoSuchKey": "not found",
+    "404": "not found",
+    "AccessDenied": "access denied",
+    "InvalidObjectState": "archived (InvalidObjectState): restore it first",
+}
+_INVALID_CREDENTIALS = {"InvalidAccessKeyId", "SignatureDoesNotMatch", "InvalidToken"}
+_EXPIRED_CREDENTIALS = {"ExpiredToken", "ExpiredTokenException", "TokenRefreshRequired"}
+# Lost connections while streaming a body are not retried by botocore (only the request is).
+_BODY_ERRORS = (
+    boto_errors.IncompleteReadError,
+    boto_errors.ResponseStreamingError,
+    boto_errors.ReadTimeoutError,
+    boto_errors.ConnectionClosedError,
+)
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\"]+)")
+
+
+class SecretSettings(dict[str, Any]):
+    """A dict that holds credentials and refuses to show them if printed or logged by mistake."""
+
+    _HIDDEN = frozenset({"key_id", "secret", "session_token"})
+
+    def __repr__(self) -> str:
+        shown = {k: ("***" if k in self._HIDDEN and v else v) for k, v in self.items()}
+        return f"{type(self).__name__}({shown!r})"
+
+    __str__ = __repr__
+
+
+class ObjectStoreStorage(Storage):
+    """What S3 and R2 share: a bucket, a normalised prefix, one client, concurrent GETs."""
+
+    storage_type: ClassVar[str]
+    config_section: ClassVar[str]  # where the user fixes the bucket name: "[storage.s3]"
+    credentials_hint: ClassVar[str]  # what to set when no credentials are found
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str,
+        location: str,
+        endpoint_url: str | None,
+        region: str | None,
+        profile: str | None,
+        path_style: bool,
+        access_key: tuple[str, str] | None = None,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 5,
+        extra_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        if concurrency < 1 or max_attempts < 1:
+            raise ValueError(
+                f"concurrency and max_attempts must be >= 1 ({concurrency}, {max_attempts})"
+            )
+        self.bucket = bucket
+        self.prefix = prefix
+        self.location = location
+        self.concurrency = concurrency
+        self.connect_timeout = connect_timeout
+        self.read_timeout = read_timeout
+        self.max_attempts = max_attempts
+        self._path_style = path_style
+        config = Config(
+            region_name=region,
+            signature_version="s3v4",
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            retries={"mode": "standard", "max_attempts": max_attempts},
+            # Every reader thread shares this client; enough pooled connections for all of
+            # them means connections are reused instead of reopened per request.
+            max_pool_connections=max(concurrency, 10),
+            s3={"addressing_style": "path"} if path_style else {},
+            user_agent_extra=f"perstack-logq/{__version__}",
+            **(extra_config or {}),
+        )
+        try:
+            key_id, secret = access_key if access_key else (None, None)
+            self._session = boto3.Session(
+                profile_name=profile, aws_access_key_id=key_id, aws_secret_access_key=secret
+            )
+            # One client for all threads: boto3 clients are thread-safe, sessions are not,
+            # so the session is only used here and in httpfs_settings (caller's thread).
+            self._client = self._session.client("s3", endpoint_url=endpoint_url, config=config)
+        except boto_errors.BotoCoreError as exc:
+            raise self._storage_error(exc) from exc
+
+    # --- Storage ----------------------------------------------------------------------------
+
+    def get_storage_info(self) -> StorageInfo:
+        return StorageInfo(self.storage_type, self.location)
+
+    def check(self) -> None:
+        """One cheap request, so that a wrong bucket or credentials fail before any work."""
+        try:
+            self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
+            raise self._storage_error(exc) from exc
+
+    def list_job_ids(self) -> list[str]:
+        jobs_prefix = f"{self.prefix}{JOBS_DIR}/"
+        job_ids: list[str] = []
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket,
+                Prefix=jobs_prefix,
+                Delimiter="/",
+                PaginationConfig={"PageSize": PAGE_SIZE},
+            )
+            for page in pages:
+                for common in page.get("CommonPrefixes", []):
+                    job_id = common["Prefix"][len(jobs_prefix) :].rstrip("/")
+                    if job_id:  # "jobs//" (a key with an empty segment) is no job
+                        job_ids.append(job_id)
+        except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
+            raise self._storage_error(exc) from exc
+        return sorted(job_ids)
+
+    def list_objects(self, prefix: str = "jobs/") -> Iterator[ObjectInfo]:
+        """Objects under ``{store prefix}{prefix}``, 1,000 a page, in S3's key order."""
+        strip = len(self.prefix)
+        try:
+            pages = self._client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.bucket,
+                Prefix=f"{self.prefix}{prefix}",
+                PaginationConfig={"PageSize": PAGE_SIZE},
+            )
+            for page in pages:
+                for item in page.get("Contents", []):
+                    key = item["Key"][strip:]
+                    if key.endswith("/"):
+                        continue  # a "folder" marker some tools create: not a file
+                    yield ObjectInfo(key=key, size=item["Size"], version=item["ETag"].strip('"'))
+        except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
+            raise self._storage_error(exc) from exc
+
+    def read_object(self, key: str) -> bytes:
+        body = self._get(key)
+        if isinstance(body, ReadFailure):
+            raise StorageError(f"Cannot read {self.url_for(key)}: {body.reason}")
+        return body
+
+    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+        """Concurrent GETs, yielded as they complete.
+
+        At most ``2 * concurrency`` requests are submitted ahead of the caller, whatever the
+        number of keys, so memory stays bounded over millions of keys; the extra
+        ``concurrency`` keep the threads busy while the caller handles a finished batch.
+        """
+        key_iter = iter(keys)
+        window = 2 * self.concurrency
+        executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="perstack-logq-get")
+        pending: dict[Future[bytes | ReadFailure], str] = {}
+        try:
+            for key in islice(key_iter, window):
+                pending[executor.submit(self._get, key)] = key
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                finished = [(pending.pop(future), future.result()) for future in done]
+                # Refill before handing results over, so the threads work while the caller does.
+                for key in islice(key_iter, len(done)):
+                    pending[executor.submit(self._get, key)] = key
+                yield from finished
+        finally:
+            # Reached early when the caller stops iterating or a store-wide error is raised:
+            # drop what has not started; running GETs end within the timeouts.
+            executor.shutdown(wait=True, cancel_futures=True)
+
+    def close(self) -> None:
+        self._client.close()
+
+    # --- for DuckDB httpfs --------------------------------------------------------------------
+
+    def url_for(self, key: str) -> str:
+        """The ``s3://`` URL of a store-relative key (R2 too: httpfs speaks S3 to R2)."""
+        return f"s3://{self.bucket}/{self.prefix}{key}"
+
+    def httpfs_settings(self) -> SecretSettings:
+        """What DuckDB's httpfs needs to read the objects this client reads.
+
+        Keys match ``CREATE SECRET (TYPE s3, ...)``: endpoint (host[:port], no scheme),
+        url_style ("path" or "vhost"), use_ssl, region, key_id, secret, session_token ("" when
+        none). Credentials are a snapshot of the boto3 chain: temporary ones are not refreshed.
+        Never print it: it holds the secret key (its repr hides it).
+        """
+        try:
+            credentials = self._session.get_credentials()
+        except boto_errors.BotoCoreError as exc:
+            raise self._storage_error(exc) from exc
+        if credentials is None:
+            raise self._storage_error(boto_errors.NoCredentialsError())
+        frozen = credentials.get_frozen_credentials()
+        endpoint = urlsplit(self._client.meta.endpoint_url)
+        host = endpoint.hostname or ""
+        return SecretSettings(
+            endpoint=endpoint.netloc,
+            url_style="path" if self._path_style or _is_ip_or_localhost(host) else "vhost",
+            use_ssl=endpoint.scheme == "https",
+            region=self._client.meta.region_name or "us-east-1",
+            key_id=frozen.access_key,
+            secret=frozen.secret_key,
+            session_token=frozen.token or "",
+        )
+
+    # --- internals ----------------------------------------------------------------------------
+
+    def _get(self, key: str) -> bytes | ReadFailure:
+        """One object's body; runs on reader threads. Store-wide failures raise."""
+        attempt = 1
+        while True:
+            try:
+                response = self._client.get_object(Bucket=self.bucket, Key=self.prefix + key)
+            except boto_errors.ClientError as exc:
+                code = _error_code(exc)
+                if code in _OBJECT_ERROR_REASONS:
+                    return ReadFailure(key, _OBJECT_ERROR_REASONS[code])
+                raise self._storage_error(exc) from exc
+            except boto_errors.BotoCoreError as exc:
+                raise self._storage_error(exc) from exc
+            try:
+                return response["Body"].read()
+            except _BODY_ERRORS as exc:
+                # botocore retries the request, not a body cut mid-stream: retry it here.
+                if attempt >= self.max_attempts:
+                    return ReadFailure(key, f"connection lost while reading: {_short_reason(exc)}")
+                attempt += 1
+
+    def _storage_error(self, exc: Exception) -> StorageError:
+        """One line naming the store and what to do, for a store-wide failure."""
+        where = self.location
+        if isinstance(exc, boto_errors.ClientError):
+            code = _error_code(exc)
+            if code == "NoSuchBucket":
+                bucket_url = self.location[: -len(self.prefix)] if self.prefix else self.location
+                return StorageError(
+                    f"Bucket not found: {bucket_url} (check {self.config_section} bucket in "
+                    "perstack.toml)"
+                )
+            if code in _INVALID_CREDENTIALS:
+                return StorageError(f"Access denied to {where}: invalid credentials ({code})")
+            if code in _EXPIRED_CREDENTIALS:
+                return StorageError(
+                    f"Access denied to {where}: the credentials have expired ({code}); "
+                    "refresh them (e.g. aws sso login) and retry"
+                )
+            if code in ("AccessDenied", "AllAccessDisabled", "403"):
+                return StorageError(
+                    f"Access denied to {where}: the credentials in use may not list or read it "
+                    f"({code}); they need s3:ListBucket and s3:GetObject"
+                )
+            message = exc.response.get("Error", {}).get("Message") or "no message"
+            return StorageError(f"Request to {where} failed: {code}: {message}")
+        if isinstance(exc, boto_errors.NoCredentialsError):
+            return StorageError(f"No credentials found for {where}: {self.credentials_hint}")
+        if isinstance(exc, boto_errors.PartialCredentialsError):
+            return StorageError(f"Incomplete credentials for {where}: {exc}")
+        if isinstance(exc, boto_errors.ProfileNotFound):
+            profile = exc.kwargs.get("profile")
+            return StorageError(
+                f'AWS profile "{profile}" not found for {where} (check AWS_PROFILE or '
+                f"{self.config_section} profile in perstack.toml)"
+            )
+        if isinstance(exc, boto_errors.ConnectionError | boto_errors.HTTPClientError):
+            endpoint = self._client.meta.endpoint_url if hasattr(self, "_client") else "?"
+            return StorageError(
+                f"Cannot reach endpoint {endpoint} for {where}: {_short_reason(exc)}"
+            )
+        return StorageError(f"Cannot use {where}: {exc}")
+
+
+class S3Storage(ObjectStoreStorage):
+    """An S3 bucket (or an S3-compatible server through ``endpoint``).
+
+    Credentials: the standard AWS chain (environment, AWS_PROFILE or the ``profile`` key,
+    shared files, SSO, instance role). With no ``endpoint``, boto3 also honours
+    AWS_ENDPOINT_URL_S3 / AWS_ENDPOINT_URL.
+    """
+
+    storage_type = "s3"
+    config_section = "[storage.s3]"
+    credentials_hint = "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+
+    def __init__(
+        self,
+        config: S3Config,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 5,
+    ) -> None:
+        self.config = config
+        super().__init__(
+            bucket=config.bucket,
+            prefix=config.prefix,
+            location=f"s3://{config.bucket}/{config.prefix}",
+            endpoint_url=config.endpoint,
+            region=config.region,
+            profile=config.profile,
+            path_style=config.force_path_style,
+            concurrency=concurrency,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+        )
+
+
+class R2Storage(ObjectStoreStorage):
+    """A Cloudflare R2 bucket, through R2's S3-compatible API.
+
+    Endpoint ``https://{accountId}[.{jurisdiction}].r2.cloudflarestorage.com`` unless
+    ``endpoint`` overrides it; region "auto"; path-style addressing (R2 supports it and it
+    needs no per-bucket DNS). Credentials: R2_ACCESS_KEY_ID/R2_SECRET_ACCESS_KEY when both are
+    set, else the AWS chain (AWS_PROFILE or the ``profile`` key, AWS_ACCESS_KEY_ID/...).
+    """
+
+    storage_type = "r2"
+    config_section = "[storage.r2]"
+    credentials_hint = "set R2_ACCESS_KEY_ID/R2_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+
+    def __init__(
+        self,
+        config: R2Config,
+        *,
+        concurrency: int = DEFAULT_CONCURRENCY,
+        connect_timeout: float = 10.0,
+        read_timeout: float = 60.0,
+        max_attempts: int = 5,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        self.config = config
+        env = os.environ if env is None else env
+        location = f"r2://{config.account_id}/{config.bucket}/{config.prefix}"
+        key_id, secret = env.get("R2_ACCESS_KEY_ID"), env.get("R2_SECRET_ACCESS_KEY")
+        if bool(key_id) != bool(secret):
+            present, missing = (
+                ("R2_ACCESS_KEY_ID", "R2_SECRET_ACCESS_KEY")
+                if key_id
+                else ("R2_SECRET_ACCESS_KEY", "R2_ACCESS_KEY_ID")
+            )
+            raise StorageError(
+                f"Incomplete credentials for {location}: {present} is set but {missing} is not "
+                "(set both, or neither to use the AWS credential chain)"
+            )
+        host = (
+            f"{config.account_id}.{config.jurisdiction}.r2.cloudflarestorage.com"
+            if config.jurisdiction
+            else f"{config.account_id}.r2.cloudflarestorage.com"
+        )
+        super().__init__(
+            bucket=config.bucket,
+            prefix=config.prefix,
+            location=location,
+            endpoint_url=config.endpoint or f"https://{host}",
+            region="auto",
+            profile=config.profile,
+            path_style=True,
+            access_key=(key_id, secret) if key_id and secret else None,
+            concurrency=concurrency,
+            connect_timeout=connect_timeout,
+            read_timeout=read_timeout,
+            max_attempts=max_attempts,
+            # R2 does not accept every flexible-checksum header newer botocore sends by
+            # default; Cloudflare's boto3 guide asks for checksums only when required.
+            extra_config={
+                "request_checksum_calculation": "when_required",
+                "response_checksum_validation": "when_required",
+            },
+        )
+
+
+def _error_code(exc: boto_errors.ClientError) -> str:
+    error = exc.response.get("Error", {})
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    return str(error.get("Code") or status or "Unknown")
+
+
+def _short_reason(exc: Exception) -> str:
+    """``connection refused`` rather than botocore's nested repr of a urllib3 pool."""
+    if isinstance(exc, boto_errors.ConnectTimeoutError):
+        return "connection timed out"
+    if isinstance(exc, boto_errors.ReadTimeoutError):
+        return "no response in time (read timeout)"
+    if isinstance(exc, boto_errors.SSLError):
+        return "TLS handshake failed (check the endpoint URL and certificates)"
+    if isinstance(exc, boto_errors.ConnectionClosedError):
+        return "connection closed before a response"
+    match = _ERRNO_TEXT.search(str(getattr(exc, "kwargs", {}).get("error", exc)))
+    if match:
+        return match.group(1).strip().lower()
+    return str(exc)
+
+
+def _is_ip_or_localhost(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
