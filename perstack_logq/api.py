@@ -1,0 +1,116 @@
+"""The Python face of perstack_logq: what notebooks, scripts and the CLI all call.
+
+import perstack_logq
+history = perstack_logq.connect()                # perstack.toml / ./perstack, as the CLI
+history = perstack_logq.connect("s3://bucket/perstack/")
+history.sql("select type, count(*) from events group by all").pl()
+history.tool_calls                               # a Polars DataFrame
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import duckdb
+
+from perstack_logq.config import StorageConfig, load_storage_config
+from perstack_logq.decode.schema import TABLES_BY_NAME
+from perstack_logq.engine.cache import open_database
+from perstack_logq.engine.database import Database, ProgressCallback, SyncReport
+from perstack_logq.storage.base import Storage, StorageInfo
+from perstack_logq.storage.factory import create_storage_from_config
+
+if TYPE_CHECKING:
+    import polars
+
+VIEWS = ("jobs", "runs", "messages")
+TABLES = (*VIEWS, *TABLES_BY_NAME)
+
+
+class History:
+    """One store's execution history, queryable with SQL and as DataFrames."""
+
+    def __init__(self, storage: Storage, database: Database, *, sync: bool = True) -> None:
+        self.storage = storage
+        self.database = database
+        self._needs_sync = sync
+
+    @property
+    def storage_info(self) -> StorageInfo:
+        return self.storage.get_storage_info()
+
+    def sync(self, progress: ProgressCallback | None = None) -> SyncReport:
+        """Read what is new or changed in the whole store (everything, the first time)."""
+        report = self.database.sync(progress=progress)
+        self._needs_sync = False
+        return report
+
+    def ensure_synced(self, progress: ProgressCallback | None = None) -> None:
+        if self._needs_sync:
+            self.sync(progress)
+
+    def sql(self, query: str, params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
+        """A DuckDB relation: call ``.pl()``, ``.arrow()``, ``.df()`` or ``.fetchall()`` on it."""
+        self.ensure_synced()
+        return self.database.sql(query, params=dict(params) if params else None)
+
+    def table(self, name: str) -> polars.DataFrame:
+        if name not in TABLES:
+            raise KeyError(f"no table {name!r}; tables: {', '.join(TABLES)}")
+        return self.sql(f"SELECT * FROM {name}").pl()
+
+    def __getattr__(self, name: str) -> polars.DataFrame:
+        if name in TABLES:
+            return self.table(name)
+        raise AttributeError(name)
+
+    def close(self) -> None:
+        self.database.close()
+        self.storage.close()
+
+    def __enter__(self) -> History:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def open_storage(
+    location: str | StorageConfig | None = None,
+    *,
+    config: Path | None = None,
+    cwd: Path | None = None,
+    concurrency: int | None = None,
+) -> Storage:
+    """The store chosen like the CLI chooses it: a location, perstack.toml, or ./perstack."""
+    if isinstance(location, str) or location is None:
+        storage_config = load_storage_config(config_path=config, storage=location, cwd=cwd)
+    else:
+        storage_config = location
+    storage = create_storage_from_config(storage_config, concurrency=concurrency)
+    storage.check()
+    return storage
+
+
+def connect(
+    location: str | StorageConfig | None = None,
+    *,
+    config: Path | None = None,
+    cwd: Path | None = None,
+    cache: bool = True,
+    cache_dir: Path | None = None,
+    sync: bool = True,
+    concurrency: int | None = None,
+) -> History:
+    """Open a store's history.
+
+    ``location`` is a path, ``file://...``, ``s3://bucket/prefix``, ``r2://account/bucket/prefix``
+    or a StorageConfig; without it, ``perstack.toml`` (``config`` or found from ``cwd``) decides.
+    With ``cache`` (the default) the decoded tables persist under the user's cache directory and
+    only new or changed objects are read next time; ``sync=False`` answers from the cache as is.
+    """
+    storage = open_storage(location, config=config, cwd=cwd, concurrency=concurrency)
+    database = open_database(storage, use_cache=cache, cache_dir=cache_dir)
+    return History(storage, database, sync=sync)

@@ -1,0 +1,527 @@
+"""The ``perstack`` / ``perstack-logq`` command line: parse arguments, call the API, print.
+
+Every error is one line, ``Error: <message>``, with an exit code by kind (errors.py); the
+traceback appears only with ``--debug``. No logic lives here that a notebook would miss.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import traceback
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+import click
+import orjson
+import typer
+
+from perstack_logq.errors import LogqError, UsageError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="perstack_logq: inspect and query Perstack execution history on any storage.",
+)
+log_app = typer.Typer(
+    invoke_without_command=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+    help="View execution history and events for debugging (the original `perstack log`), "
+    "plus jobs, info, query, queries, sync and demo.",
+)
+app.add_typer(log_app, name="log")
+
+
+# -- options every command shares ------------------------------------------------------------
+
+ConfigOpt = Annotated[
+    Path | None, typer.Option("--config", help="perstack.toml to read [storage] from.")
+]
+StorageOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--storage",
+        help="Store location, overriding perstack.toml: a path, file://..., "
+        "s3://bucket/prefix or r2://accountId/bucket/prefix.",
+    ),
+]
+CacheDirOpt = Annotated[
+    Path | None, typer.Option("--cache-dir", help="Where the local cache lives.")
+]
+NoCacheOpt = Annotated[
+    bool, typer.Option("--no-cache", help="Read the store directly; keep nothing locally.")
+]
+ConcurrencyOpt = Annotated[
+    int | None,
+    typer.Option("--concurrency", min=1, max=256, help="Parallel reads for S3/R2 (default 32)."),
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+
+
+@dataclass
+class Common:
+    config: Path | None = None
+    storage: str | None = None
+    cache_dir: Path | None = None
+    no_cache: bool = False
+    concurrency: int | None = None
+
+    def merged(self, **given: Any) -> Common:
+        """Options given to a subcommand win over the same options given to ``log``."""
+        values = {k: v for k, v in given.items() if v not in (None, False)}
+        return Common(**{**self.__dict__, **values})
+
+    def open(self) -> Any:
+        from perstack_logq.api import connect
+
+        return connect(
+            self.storage,
+            config=self.config,
+            cache=not self.no_cache,
+            cache_dir=self.cache_dir,
+            concurrency=self.concurrency,
+        )
+
+
+def _common(ctx: typer.Context) -> Common:
+    return ctx.obj if isinstance(ctx.obj, Common) else Common()
+
+
+# -- perstack log (the original view) ---------------------------------------------------------
+
+
+@log_app.callback()
+def log(
+    ctx: typer.Context,
+    job: Annotated[str | None, typer.Option("--job", help="Show events for a specific job")] = None,
+    run: Annotated[str | None, typer.Option("--run", help="Show events for a specific run")] = None,
+    checkpoint: Annotated[
+        str | None, typer.Option("--checkpoint", help="Show checkpoint details")
+    ] = None,
+    step: Annotated[
+        str | None, typer.Option("--step", help="Filter by step number (e.g., 5, >5, 1-10)")
+    ] = None,
+    event_type: Annotated[str | None, typer.Option("--type", help="Filter by event type")] = None,
+    errors: Annotated[
+        bool, typer.Option("--errors", help="Show error-related events only")
+    ] = False,
+    tools: Annotated[bool, typer.Option("--tools", help="Show tool call events only")] = False,
+    delegations: Annotated[
+        bool, typer.Option("--delegations", help="Show delegation events only")
+    ] = False,
+    filter_expression: Annotated[
+        str | None,
+        typer.Option("--filter", help='Simple filter expression, e.g. .type == "callTools"'),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Output as JSON")] = False,
+    pretty: Annotated[bool, typer.Option("--pretty", help="Pretty-print JSON output")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", help="Show full event details")] = False,
+    take: Annotated[
+        str | None,
+        typer.Option("--take", help="Number of events to display (default: 100, use 0 for all)"),
+    ] = None,
+    offset: Annotated[
+        str | None, typer.Option("--offset", help="Number of events to skip (default: 0)")
+    ] = None,
+    context: Annotated[
+        str | None, typer.Option("--context", help="Include N events before/after matches")
+    ] = None,
+    messages: Annotated[
+        bool, typer.Option("--messages", help="Show message history for checkpoint")
+    ] = False,
+    summary: Annotated[bool, typer.Option("--summary", help="Show summarized view")] = False,
+    config: ConfigOpt = None,
+    storage: StorageOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    concurrency: ConcurrencyOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    ctx.obj = Common(config, storage, cache_dir, no_cache, concurrency)
+    if ctx.invoked_subcommand is not None:
+        return
+    from perstack_logq.views import filters, render
+    from perstack_logq.views.log import DEFAULT_TAKE, LogRequest, build_log
+
+    # The original parses --take/--offset/--context first (as options), then --step/--filter.
+    take_value = DEFAULT_TAKE if take is None else filters.parse_non_negative_int("--take", take)
+    offset_value = 0 if offset is None else filters.parse_non_negative_int("--offset", offset)
+    context_value = 0 if context is None else filters.parse_non_negative_int("--context", context)
+    request = LogRequest(
+        job=job,
+        run=run,
+        checkpoint=checkpoint,
+        step=filters.parse_step_filter(step) if step else None,
+        type=event_type,
+        errors=errors,
+        tools=tools,
+        delegations=delegations,
+        filter=filters.parse_filter_expression(filter_expression) if filter_expression else None,
+        take=take_value,
+        offset=offset_value,
+        context=context_value,
+    )
+    with ctx.obj.open() as history:
+        output = build_log(history.database, request)
+    if output is None:
+        print("No data found")
+        return
+    if as_json:
+        print(render.format_json(output, pretty=pretty))
+    else:
+        print(render.format_terminal(output, verbose=verbose, messages=messages, summary=summary))
+
+
+# -- shared output options for tabular commands -----------------------------------------------
+
+FormatOpt = Annotated[
+    str | None,
+    typer.Option("--format", "-f", help="table (default), csv, json, jsonl, markdown or parquet."),
+]
+OutputOpt = Annotated[
+    Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+
+
+def _output_format(fmt: str | None, as_json: bool) -> Any:
+    from perstack_logq.views.output import OutputFormat
+
+    if as_json and fmt not in (None, "json"):
+        raise UsageError(f"--json and --format {fmt} contradict each other: give one")
+    chosen = "json" if as_json else (fmt or "table")
+    try:
+        return OutputFormat(chosen)
+    except ValueError:
+        allowed = ", ".join(f.value for f in OutputFormat)
+        raise UsageError(f"Invalid value for --format: {chosen!r} (allowed: {allowed})") from None
+
+
+def _emit(relation: Any, fmt: Any, output: Path | None) -> None:
+    from perstack_logq.views.output import OutputFormat, write_relation
+
+    if output is None or fmt is OutputFormat.parquet:
+        write_relation(relation, fmt, sys.stdout, output_path=output)
+        return
+    with output.open("w", encoding="utf-8", newline="") as stream:
+        write_relation(relation, fmt, stream, width=10_000)
+
+
+# -- perstack log jobs / info -----------------------------------------------------------------
+
+
+@log_app.command("jobs")
+def jobs_command(
+    ctx: typer.Context,
+    status: Annotated[
+        str | None, typer.Option("--status", help="Only jobs with this status.")
+    ] = None,
+    expert: Annotated[
+        str | None, typer.Option("--expert", help="Only jobs of this coordinator expert.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="Started at or after: 2026-11-01, 7d, 12h.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Started before: date or 7d.")
+    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N jobs.")] = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    config: ConfigOpt = None,
+    storage: StorageOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    concurrency: ConcurrencyOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """List the jobs of the store, newest first."""
+    from perstack_logq.views.catalog import JobFilter, list_jobs, parse_time_bound
+
+    chosen = _output_format(fmt, as_json)
+    job_filter = JobFilter(
+        status=status,
+        expert=expert,
+        since=parse_time_bound("--since", since) if since else None,
+        until=parse_time_bound("--until", until) if until else None,
+        limit=limit,
+    )
+    common = _common(ctx).merged(
+        config=config,
+        storage=storage,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        concurrency=concurrency,
+    )
+    with common.open() as history:
+        relation = list_jobs(history.database, job_filter)
+        if chosen.value == "table" and output is None:
+            _print_jobs_table(history.storage_info, relation)
+        else:
+            _emit(relation, chosen, output)
+
+
+def _print_jobs_table(storage_info: Any, relation: Any) -> None:
+    from perstack_logq.views.catalog import format_duration
+    from perstack_logq.views.output import format_table
+
+    rows = relation.fetchall()
+    print(f"Storage: {storage_info}")
+    print()
+    if not rows:
+        print("No jobs found")
+        return
+    table_rows = [
+        (job_id, status, expert, steps, tokens, started, format_duration(duration))
+        for job_id, status, expert, steps, tokens, started, _, duration, _, _ in rows
+    ]
+    columns = ["job", "status", "expert", "steps", "tokens", "started (UTC)", "duration"]
+    sys.stdout.write(format_table(columns, table_rows))
+
+
+@log_app.command("info")
+def info_command(
+    ctx: typer.Context,
+    as_json: JsonOpt = False,
+    config: ConfigOpt = None,
+    storage: StorageOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    concurrency: ConcurrencyOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Show the storage and what it holds: jobs, runs, checkpoints, events, bytes."""
+    from perstack_logq.views.catalog import store_info
+    from perstack_logq.views.output import cell_text
+
+    common = _common(ctx).merged(
+        config=config,
+        storage=storage,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        concurrency=concurrency,
+    )
+    with common.open() as history:
+        info = store_info(history.database)
+    if as_json:
+        print(orjson.dumps(info, default=cell_text, option=orjson.OPT_INDENT_2).decode())
+        return
+    labels = {
+        "jobs": "Jobs",
+        "runs": "Runs",
+        "checkpoints": "Checkpoints",
+        "events": "Events",
+        "job_files": "job.json files",
+        "run_settings": "run-setting.json files",
+        "other_files": "Other files",
+        "total_bytes": "Total bytes",
+    }
+    storage_facts = info["storage"]
+    print(f"Storage: {storage_facts['type']} {storage_facts['location']}")
+    for key, label in labels.items():
+        print(f"{label + ':':<24}{info[key]:,}")
+    for which in ("oldest", "newest"):
+        job = info[f"{which}_job"]
+        started = f"  (started {cell_text(info[f'{which}_started_at'])} UTC)" if job else ""
+        print(f"{which.capitalize() + ' job:':<24}{job or '-'}{started}")
+
+
+@log_app.command("query")
+def query_command(
+    ctx: typer.Context,
+    sql: Annotated[
+        str | None, typer.Argument(help="SQL over the tables of docs/schema.md.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Run a canned query (see `perstack log queries`).")
+    ] = None,
+    param: Annotated[
+        list[str] | None, typer.Option("--param", help="name=value for a canned query.")
+    ] = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+    no_sync: Annotated[
+        bool,
+        typer.Option("--no-sync", help="Answer from the cache as it is; do not read the store."),
+    ] = False,
+    config: ConfigOpt = None,
+    storage: StorageOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    concurrency: ConcurrencyOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Run SQL (read-only, sandboxed) over the whole history, or a canned query by --name."""
+    from perstack_logq.views.query import bind_canned, parse_params, run_user_sql
+
+    chosen = _output_format(fmt, as_json)
+    if (sql is None) == (name is None):
+        raise UsageError("Give either SQL or --name NAME (see `perstack log queries`)")
+    params: dict[str, str | None] | None = None
+    if name is not None:
+        query, params = bind_canned(name, parse_params(param or []))
+        sql = query.text
+    elif param:
+        raise UsageError("--param goes with --name (bind values into a canned query)")
+    common = _common(ctx).merged(
+        config=config,
+        storage=storage,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        concurrency=concurrency,
+    )
+    with common.open() as history:
+        if not no_sync:
+            history.sync(progress=_progress_printer(chosen.value))
+        relation = run_user_sql(history.database, sql, params)
+        _emit(relation, chosen, output)
+
+
+@log_app.command("queries")
+def queries_command(as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
+    """List the canned queries: name, what each answers, its parameters."""
+    from perstack_logq.views.output import format_table
+    from perstack_logq.views.query import canned_queries
+
+    chosen = _output_format(fmt, as_json)
+    rows = [
+        (
+            query.name,
+            query.summary,
+            ", ".join(
+                f"{p.name}" + ("" if p.default is None else f"={p.default}") for p in query.params
+            ),
+        )
+        for query in canned_queries()
+    ]
+    if chosen.value == "json":
+        print(
+            orjson.dumps(
+                [dict(zip(("name", "answers", "params"), r, strict=True)) for r in rows],
+                option=orjson.OPT_INDENT_2,
+            ).decode()
+        )
+    else:
+        sys.stdout.write(format_table(["name", "answers", "params"], rows))
+
+
+@log_app.command("sync")
+def sync_command(
+    ctx: typer.Context,
+    config: ConfigOpt = None,
+    storage: StorageOpt = None,
+    cache_dir: CacheDirOpt = None,
+    concurrency: ConcurrencyOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Bring the local cache up to date, reading only new or changed objects."""
+    common = _common(ctx).merged(
+        config=config, storage=storage, cache_dir=cache_dir, concurrency=concurrency
+    )
+    if common.no_cache:
+        raise UsageError("--no-cache and sync contradict each other: sync fills the cache")
+    with common.open() as history:
+        report = history.sync(progress=_progress_printer("table"))
+    print(
+        f"Storage: {history.storage_info}\n"
+        f"listed {report.listed:,} objects, read {report.read:,}, forgot {report.removed:,}"
+        + (
+            f", {len(report.unreadable):,} unreadable (retried next sync)"
+            if report.unreadable
+            else ""
+        )
+    )
+
+
+def _progress_printer(output_format: str) -> Any:
+    """A progress line on stderr for long syncs, only on a terminal and never around JSON."""
+    if output_format != "table" or not sys.stderr.isatty():
+        return None
+    from perstack_logq.views.progress import ProgressLine
+
+    return ProgressLine(sys.stderr)
+
+
+@log_app.command("demo")
+def demo_command(
+    directory: Annotated[
+        Path, typer.Option("--directory", help="Where the sample store goes.")
+    ] = Path("perstack-demo"),
+    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Jobs in the sample store.")] = 24,
+    seed: Annotated[int, typer.Option("--seed", help="Same seed, same store.")] = 7,
+) -> None:
+    """Generate a sample store (once) and show it with `perstack log` and `perstack log jobs`."""
+    from perstack_logq.demo import ensure_sample_store
+
+    created = ensure_sample_store(directory, jobs=jobs, seed=seed)
+    where = str(directory.resolve())
+    print(f"{'Generated' if created else 'Using'} sample store {where} ({jobs} jobs, seed {seed})")
+    print()
+    for args in (
+        ["log", "--storage", where, "--no-cache", "--take", "12"],
+        ["log", "jobs", "--storage", where, "--no-cache", "--limit", "8"],
+    ):
+        print(f"$ perstack {' '.join(args)}")
+        app(args=args, prog_name="perstack", standalone_mode=False)
+        print()
+
+
+# -- entry point ------------------------------------------------------------------------------
+
+
+def _configure_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("warning: %(message)s"))
+    logger = logging.getLogger("perstack_logq")
+    logger.handlers[:] = [handler]
+    logger.setLevel(logging.WARNING)
+    logger.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the CLI; returns the exit code (console scripts exit with it)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    _configure_logging()
+    try:
+        app(args=args, prog_name=Path(sys.argv[0]).name or "perstack", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return done.exit_code
+    except click.exceptions.Abort:
+        print("Aborted", file=sys.stderr)
+        return 130
+    except click.ClickException as error:
+        _report(error.format_message(), debug)
+        return UsageError.exit_code
+    except LogqError as error:
+        _report(str(error), debug)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # `perstack log ... | head` closed the pipe: not an error worth a message.
+        sys.stderr.close()
+        return 0
+    except Exception as error:
+        _report(f"unexpected {type(error).__name__}: {error} (run with --debug for details)", debug)
+        return 1
+    return 0
+
+
+def _report(message: str, debug: bool) -> None:
+    if debug:
+        traceback.print_exc()
+    first_line = message.strip().splitlines()[0] if message.strip() else "unknown error"
+    print(f"Error: {first_line}", file=sys.stderr)
+
+
+def entry_point() -> None:
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""Where the persistent cache of a store lives, and opening it safely.
+
+One DuckDB file per store location under the user's cache directory
+(``$PERSTACK_LOGQ_CACHE_DIR``, else ``$XDG_CACHE_HOME/perstack-logq``, else
+``~/.cache/perstack-logq``). The cache holds only data derived from the store, so losing it
+costs one cold sync and nothing else.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+
+import duckdb
+
+from perstack_logq.engine.database import Database
+from perstack_logq.storage.base import Storage
+
+
+def default_cache_dir() -> Path:
+    explicit = os.environ.get("PERSTACK_LOGQ_CACHE_DIR")
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return (Path(xdg) if xdg else Path.home() / ".cache") / "perstack-logq"
+
+
+def cache_path(storage: Storage, cache_dir: Path | None = None) -> Path:
+    info = storage.get_storage_info()
+    digest = hashlib.sha256(f"{info.type}\0{info.location}".encode()).hexdigest()[:20]
+    return (cache_dir or default_cache_dir()) / f"{info.type}-{digest}.duckdb"
+
+
+def open_database(
+    storage: Storage, *, use_cache: bool = True, cache_dir: Path | None = None
+) -> Database:
+    """The store's cache database, or an in-memory one when asked or when the cache is busy."""
+    if not use_cache:
+        return Database(storage)
+    path = cache_path(storage, cache_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        return Database(storage, path=path, temp_directory=path.parent / "tmp")
+    except duckdb.IOException as error:
+        # Another perstack_logq process holds the cache: answer from memory instead of waiting.
+        if "lock" not in str(error).lower():
+            raise
+        logging.getLogger("perstack_logq").warning(
+            "cache %s is in use by another process; reading without it", path
+        )
+        return Database(storage)

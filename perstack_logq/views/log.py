@@ -1,0 +1,208 @@
+"""``perstack log``: the original command's view, answered by canned SQL over the engine.
+
+The request names a scope (latest job, a job, a run, a checkpoint) and filters; the scope's
+objects are synced into the database (only that job's objects: ``--job X`` lists and reads
+nothing outside ``jobs/X/``), then the queries in ``sql/log/`` pick the job, its checkpoints
+and its events, filtered and paginated in SQL. The result is a LogOutput for the renderers.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from perstack_logq.decode.canonical import canonical_checkpoint, canonical_job
+from perstack_logq.engine.database import Database
+from perstack_logq.engine.sqlfiles import sql_file
+from perstack_logq.errors import UsageError
+from perstack_logq.storage.layout import KeyKind, validate_identifier
+from perstack_logq.views.filters import (
+    DELEGATION_TYPES,
+    ERROR_TYPES,
+    TOOL_TYPES,
+    FilterCondition,
+    StepFilter,
+    summarize,
+)
+from perstack_logq.views.model import LogOutput
+
+DEFAULT_TAKE = 100
+_FILTER_MARKER = "/* filters */ TRUE"
+_FILTER_FUNCTION = "perstack_log_filter_matches"
+
+
+@dataclass(frozen=True)
+class LogRequest:
+    """What ``perstack log`` was asked, already parsed and validated."""
+
+    job: str | None = None
+    run: str | None = None
+    checkpoint: str | None = None
+    step: StepFilter | None = None
+    type: str | None = None
+    errors: bool = False
+    tools: bool = False
+    delegations: bool = False
+    filter: FilterCondition | None = None
+    take: int = DEFAULT_TAKE
+    offset: int = 0
+    context: int = 0
+
+    def __post_init__(self) -> None:
+        for option, value in (
+            ("--job", self.job),
+            ("--run", self.run),
+            ("--checkpoint", self.checkpoint),
+        ):
+            if value is not None:
+                validate_identifier(option, value)
+
+
+def latest_job_id(database: Database) -> str | None:
+    """The newest job, reading only job.json files and listings (spec §3, §4)."""
+    database.sync(kinds=[KeyKind.JOB])
+    row = database.sql(sql_file("log", "latest_job").text).fetchone()
+    return row[0] if row else None
+
+
+def build_log(database: Database, request: LogRequest) -> LogOutput | None:
+    """The answer to one ``perstack log`` request; None means the original's `No data found`."""
+    is_latest = request.job is None
+    job_id = request.job if request.job is not None else latest_job_id(database)
+    if job_id is None:
+        return None
+    database.sync([job_id])
+    job = _job_record(database, job_id)
+    if job is None:
+        return None
+    checkpoint = None
+    run_id = request.run
+    if request.checkpoint is not None:
+        row = database.sql(
+            sql_file("log", "checkpoint").text,
+            params={"job_id": job_id, "checkpoint_id": request.checkpoint},
+        ).fetchone()
+        if row is None:
+            raise UsageError(f"checkpoint not found: {request.checkpoint}")
+        checkpoint = canonical_checkpoint(orjson.loads(row[0]))
+        run_id = row[1]
+    events, total_matched, kept = _events(database, job_id, run_id, request)
+    checkpoints = None
+    if request.job is not None and request.checkpoint is None and request.run is None:
+        rows = database.sql(
+            sql_file("log", "job_checkpoints").text, params={"job_id": job_id}
+        ).fetchall()
+        checkpoints = [canonical_checkpoint(orjson.loads(record)) for (record,) in rows]
+    return LogOutput(
+        storage=database.storage.get_storage_info(),
+        job=job,
+        events=events,
+        summary=summarize(events),
+        total_events_before_limit=total_matched,
+        matched_after_pagination=kept,
+        checkpoint=checkpoint,
+        checkpoints=checkpoints,
+        is_latest_job=is_latest,
+    )
+
+
+def _job_record(database: Database, job_id: str) -> dict[str, Any] | None:
+    row = database.sql(sql_file("log", "job").text, params={"job_id": job_id}).fetchone()
+    if row is None:
+        return None
+    (
+        _,
+        status,
+        expert,
+        total_steps,
+        max_steps,
+        input_tokens,
+        output_tokens,
+        reasoning_tokens,
+        total_tokens,
+        cached_input_tokens,
+        started_at_ms,
+        finished_at_ms,
+        record,
+    ) = row
+    if record is not None:
+        return canonical_job(orjson.loads(record))
+    derived: dict[str, Any] = {
+        "id": job_id,
+        "status": status,
+        "coordinatorExpertKey": expert,
+        "totalSteps": total_steps,
+    }
+    if max_steps is not None:
+        derived["maxSteps"] = max_steps
+    derived["usage"] = {
+        "inputTokens": input_tokens or 0,
+        "outputTokens": output_tokens or 0,
+        "reasoningTokens": reasoning_tokens or 0,
+        "totalTokens": total_tokens or 0,
+        "cachedInputTokens": cached_input_tokens or 0,
+    }
+    derived["startedAt"] = started_at_ms
+    if finished_at_ms is not None:
+        derived["finishedAt"] = finished_at_ms
+    return canonical_job(derived)
+
+
+def _filter_sql(request: LogRequest) -> tuple[str, dict[str, Any]]:
+    """The WHERE clause for the original's filters, applied in its order (spec §3)."""
+    clauses: list[str] = []
+    params: dict[str, Any] = {}
+    if request.step is not None:
+        step_sql, step_params = request.step.to_sql("step_number")
+        for index, value in enumerate(step_params):
+            name = f"step_{index}"
+            step_sql = step_sql.replace("?", f"${name}", 1)
+            params[name] = value
+        clauses.append(step_sql)
+    if request.type is not None:
+        clauses.append("type = $event_type")
+        params["event_type"] = request.type
+    for wanted, types, name in (
+        (request.errors, ERROR_TYPES, "error_types"),
+        (request.tools, TOOL_TYPES, "tool_types"),
+        (request.delegations, DELEGATION_TYPES, "delegation_types"),
+    ):
+        if wanted:
+            clauses.append(f"list_contains(${name}, type)")
+            params[name] = sorted(types)
+    if request.filter is not None:
+        clauses.append(f"{_FILTER_FUNCTION}(record)")
+    return (" AND ".join(f"({clause})" for clause in clauses) or "TRUE"), params
+
+
+def _events(
+    database: Database, job_id: str, run_id: str | None, request: LogRequest
+) -> tuple[list[dict[str, Any]], int, int]:
+    """The shown events, how many matched before pagination, and how many were kept."""
+    where, params = _filter_sql(request)
+    query = sql_file("log", "scope_events").text.replace(_FILTER_MARKER, where)
+    params.update(
+        job_id=job_id,
+        run_id=run_id,
+        offset=request.offset,
+        take=request.take,
+        context=request.context,
+    )
+    connection = database.connection
+    if request.filter is not None:
+        # --filter keeps the original's JavaScript semantics exactly, so it runs as a Python
+        # function inside the query rather than as a translation into SQL JSON paths.
+        connection.create_function(
+            _FILTER_FUNCTION, request.filter.matches_json, ["VARCHAR"], "BOOLEAN"
+        )
+    try:
+        rows = connection.execute(query, params).fetchall()
+    finally:
+        if request.filter is not None:
+            connection.remove_function(_FILTER_FUNCTION)
+    total_matched = rows[0][2]
+    shown = [(record, kept) for record, kept, _ in rows if record is not None]
+    events = [orjson.loads(record) for record, _ in shown]
+    return events, total_matched, sum(1 for _, kept in shown if kept)

@@ -1,0 +1,186 @@
+"""Rows out: one formatter for every command that prints a table (query, jobs, queries, info).
+
+Rows stream from DuckDB in batches, so a large result is never held whole in Python; only
+the terminal table, which must measure its columns, reads at most ``TABLE_ROW_LIMIT`` rows.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import decimal
+import io
+import shutil
+import uuid
+from collections.abc import Iterator, Sequence
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any
+
+import duckdb
+import orjson
+
+from perstack_logq.errors import UsageError
+
+FETCH_BATCH = 2_048
+TABLE_ROW_LIMIT = 1_000
+_ELLIPSIS = "…"
+
+
+class OutputFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    markdown = "markdown"
+    parquet = "parquet"
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    if isinstance(value, uuid.UUID | dt.timedelta):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.hex()
+    raise TypeError(type(value).__name__)
+
+
+def _rows(relation: duckdb.DuckDBPyRelation) -> Iterator[tuple[Any, ...]]:
+    relation.execute()
+    while batch := relation.fetchmany(FETCH_BATCH):
+        yield from batch
+
+
+def _json_columns(relation: duckdb.DuckDBPyRelation) -> list[bool]:
+    return [str(kind) == "JSON" for kind in relation.types]
+
+
+def _as_object(columns: Sequence[str], json_columns: list[bool], row: tuple[Any, ...]) -> dict:
+    # JSON columns hold JSON text: emit it as JSON, not as a string of JSON.
+    return {
+        name: orjson.Fragment(value) if is_json and isinstance(value, str) else value
+        for name, is_json, value in zip(columns, json_columns, row, strict=True)
+    }
+
+
+def cell_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, list | dict | tuple):
+        return orjson.dumps(value, default=_default).decode()
+    return str(value)
+
+
+def write_relation(
+    relation: duckdb.DuckDBPyRelation,
+    output_format: OutputFormat,
+    stream: IO[str],
+    *,
+    output_path: Path | None = None,
+    width: int | None = None,
+) -> int:
+    """Write a relation's rows in the chosen format; returns the number of rows."""
+    columns = list(relation.columns)
+    if output_format is OutputFormat.parquet:
+        if output_path is None:
+            raise UsageError("--format parquet needs --output FILE")
+        return _write_parquet(relation, output_path)
+    if output_format is OutputFormat.table:
+        rows = []
+        for row in _rows(relation):
+            rows.append(row)
+            if len(rows) > TABLE_ROW_LIMIT:
+                break
+        truncated = len(rows) > TABLE_ROW_LIMIT
+        rows = rows[:TABLE_ROW_LIMIT]
+        stream.write(format_table(columns, rows, width=width))
+        if truncated:
+            stream.write(
+                f"(first {TABLE_ROW_LIMIT} rows shown; use --format csv/jsonl/parquet "
+                "for all of them)\n"
+            )
+        return len(rows)
+    count = 0
+    if output_format is OutputFormat.csv:
+        writer = csv.writer(stream, lineterminator="\n")
+        writer.writerow(columns)
+        for row in _rows(relation):
+            writer.writerow([cell_text(value) for value in row])
+            count += 1
+    elif output_format in (OutputFormat.json, OutputFormat.jsonl):
+        json_columns = _json_columns(relation)
+        as_lines = output_format is OutputFormat.jsonl
+        if not as_lines:
+            stream.write("[")
+        for row in _rows(relation):
+            text = orjson.dumps(_as_object(columns, json_columns, row), default=_default).decode()
+            if as_lines:
+                stream.write(text + "\n")
+            else:
+                stream.write(("," if count else "") + "\n  " + text)
+            count += 1
+        if not as_lines:
+            stream.write("\n]\n" if count else "]\n")
+    elif output_format is OutputFormat.markdown:
+        stream.write("| " + " | ".join(_markdown_cell(c) for c in columns) + " |\n")
+        stream.write("|" + "|".join(" --- " for _ in columns) + "|\n")
+        for row in _rows(relation):
+            stream.write("| " + " | ".join(_markdown_cell(cell_text(v)) for v in row) + " |\n")
+            count += 1
+    return count
+
+
+def _markdown_cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _write_parquet(relation: duckdb.DuckDBPyRelation, path: Path) -> int:
+    import pyarrow.parquet as pq
+
+    reader = relation.fetch_arrow_reader(FETCH_BATCH * 16)
+    count = 0
+    with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+        for batch in reader:
+            writer.write_batch(batch)
+            count += batch.num_rows
+    return count
+
+
+def format_table(
+    columns: Sequence[str], rows: Sequence[Sequence[Any]], *, width: int | None = None
+) -> str:
+    """A plain-text table that fits the terminal: the widest columns give way first."""
+    if width is None:
+        width = shutil.get_terminal_size((120, 24)).columns
+    texts = [[cell_text(v).replace("\n", "⏎") for v in row] for row in rows]
+    widths = [max([len(name), *(len(row[i]) for row in texts)]) for i, name in enumerate(columns)]
+    separator = "  "
+    budget = max(width - len(separator) * (len(columns) - 1), len(columns) * 4)
+    while sum(widths) > budget and max(widths) > 4:
+        widest = widths.index(max(widths))
+        widths[widest] -= 1
+
+    def fit(text: str, size: int) -> str:
+        return text if len(text) <= size else text[: size - 1] + _ELLIPSIS
+
+    lines = [
+        separator.join(fit(name, w).ljust(w) for name, w in zip(columns, widths, strict=True)),
+        separator.join("─" * w for w in widths),
+    ]
+    lines += [
+        separator.join(fit(cell, w).ljust(w) for cell, w in zip(row, widths, strict=True))
+        for row in texts
+    ]
+    out = io.StringIO()
+    for line in lines:
+        out.write(line.rstrip() + "\n")
+    return out.getvalue()

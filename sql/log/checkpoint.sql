@@ -1,0 +1,6 @@
+-- One checkpoint of a job, with the run whose events it belongs to.
+-- param: job_id  the job
+-- param: checkpoint_id  the checkpoint
+SELECT record, run_id
+FROM checkpoints
+WHERE job_id = $job_id AND checkpoint_id = $checkpoint_id;

@@ -1,0 +1,24 @@
+-- The jobs of the store, newest first, for `perstack log jobs`.
+-- param: status = NULL  only jobs with this status
+-- param: expert = NULL  only jobs whose coordinator expert key is this
+-- param: since = NULL  only jobs started at or after this UTC time
+-- param: until = NULL  only jobs started before this UTC time
+-- param: limit = NULL  at most this many jobs
+SELECT
+    job_id,
+    status,
+    coordinator_expert_key AS expert,
+    total_steps AS steps,
+    total_tokens,
+    started_at,
+    finished_at,
+    epoch_ms(finished_at) - epoch_ms(started_at) AS duration_ms,
+    run_count AS runs,
+    event_count AS events
+FROM jobs
+WHERE ($status IS NULL OR status = $status)
+    AND ($expert IS NULL OR coordinator_expert_key = $expert)
+    AND ($since IS NULL OR started_at >= $since)
+    AND ($until IS NULL OR started_at < $until)
+ORDER BY started_at DESC NULLS LAST, job_id
+LIMIT coalesce($limit, 9223372036854775807);
