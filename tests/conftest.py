@@ -22,20 +22,20 @@ TESTS_DIR = Path(__file__).resolve().parent
 if str(TESTS_DIR) not in sys.path:
     sys.path.insert(0, str(TESTS_DIR))  # so that tests can `from support.moto_server import ...`
 
-from support.moto_server import (  # noqa: E402 - needs the sys.path entry above
+from support import (  # noqa: E402 - needs the sys.path entry above
+    FIXTURE_BUCKET,
+    FIXTURE_PREFIX,
+    FIXTURE_ROOT_BUCKET,
+    FIXTURE_STORE,
+    R2_ACCOUNT_ID,
+)
+from support.moto_server import (  # noqa: E402
     DUMMY_KEY_ID,
     DUMMY_SECRET,
     REGION,
     running_moto_server,
     upload_tree,
 )
-
-# A store written by Perstack's own runtime (see its README and STATS.txt).
-FIXTURE_STORE = Path("/work/shared/fixtures/perstack-runtime-store/store/perstack")
-FIXTURE_BUCKET = "perstack-fixture"
-FIXTURE_PREFIX = "perstack/"
-FIXTURE_ROOT_BUCKET = "perstack-fixture-root"  # the same store at the bucket's root (prefix "")
-R2_ACCOUNT_ID = "0123456789abcdef0123456789abcdef"
 
 # Environment a test must not inherit: it selects a store, an AWS identity or an endpoint.
 _LEAKY_ENV = (

@@ -15,7 +15,7 @@ import json
 import logging
 import socket
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, suppress
 from pathlib import Path
@@ -84,6 +84,18 @@ def upload_tree(endpoint: str, bucket: str, prefix: str, root_dir: Path) -> int:
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(put, files))
     return len(files)
+
+
+def put_objects_in_process(bucket: str, objects: Mapping[str, bytes]) -> None:
+    """Write objects straight into the moto backend of this process (the server runs in a
+    thread here): a thousand PUTs over HTTP take seconds, this takes milliseconds. Only a
+    test-setup shortcut: everything the code under test does still goes over HTTP."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.s3.models import s3_backends
+
+    backend = s3_backends[DEFAULT_ACCOUNT_ID]["aws"]
+    for key, body in objects.items():
+        backend.put_object(bucket, key, body)
 
 
 def create_iam_user_key(endpoint: str, user_name: str) -> tuple[str, str]:

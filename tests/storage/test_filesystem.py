@@ -1,0 +1,287 @@
+"""FileSystemStorage over the runtime-written fixture store, and over bad or odd directories."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from support import FIXTURE_STORE
+
+from perstack_logq.errors import StorageError
+from perstack_logq.storage.base import ReadFailure
+from perstack_logq.storage.filesystem import FileSystemStorage
+from perstack_logq.storage.layout import KeyKind, parse_key
+
+STATS = FIXTURE_STORE.parent.parent / "STATS.txt"
+WHERE = "set [storage.filesystem] path in perstack.toml, PERSTACK_STORAGE_PATH or --storage"
+
+
+def stats_per_job() -> dict[str, dict[str, int]]:
+    """STATS.txt lines like ``<jobId> status=... runs=3 cps=5 events=19 run-settings=3``."""
+    jobs = {}
+    for line in STATS.read_text().splitlines():
+        match = re.match(r"^([a-z0-9]{20,}) (.*)$", line)
+        if match:
+            fields = dict(field.split("=", 1) for field in match[2].split())
+            jobs[match[1]] = {k: int(v) for k, v in fields.items() if v.isdigit()}
+    return jobs
+
+
+@pytest.fixture
+def fixture_storage() -> FileSystemStorage:
+    return FileSystemStorage(FIXTURE_STORE)
+
+
+@pytest.fixture
+def store_copy(tmp_path: Path) -> Path:
+    root = tmp_path / "perstack"
+    shutil.copytree(FIXTURE_STORE, root)
+    return root
+
+
+def test_info_and_check(fixture_storage: FileSystemStorage) -> None:
+    fixture_storage.check()
+    info = fixture_storage.get_storage_info()
+    assert (info.type, info.location) == ("filesystem", str(FIXTURE_STORE))
+    assert str(info) == f"filesystem {FIXTURE_STORE}"
+
+
+def test_relative_root_is_made_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(FIXTURE_STORE.parent)
+    storage = FileSystemStorage(Path("perstack"))
+    assert storage.get_storage_info().location == str(FIXTURE_STORE)
+    assert len(storage.list_job_ids()) == 11
+
+
+def test_fixture_counts(fixture_storage: FileSystemStorage) -> None:
+    expected = stats_per_job()
+    assert fixture_storage.list_job_ids() == sorted(expected)
+    assert len(expected) == 11
+    objects = list(fixture_storage.list_objects())
+    kinds = Counter(parse_key(info.key).kind for info in objects)  # type: ignore[union-attr]
+    assert kinds == {
+        KeyKind.JOB: 11,
+        KeyKind.RUN_SETTING: 18,
+        KeyKind.CHECKPOINT: 30,
+        KeyKind.EVENT: 145,
+    }
+    assert len({info.key for info in objects}) == len(objects) == 204
+
+
+def test_per_job_and_per_run_listing(fixture_storage: FileSystemStorage) -> None:
+    for job_id, stats in stats_per_job().items():
+        keys = [info.key for info in fixture_storage.list_job_objects(job_id)]
+        assert all(key.startswith(f"jobs/{job_id}/") for key in keys)
+        kinds = Counter(parse_key(key).kind for key in keys)  # type: ignore[union-attr]
+        assert kinds[KeyKind.EVENT] == stats["events"]
+        assert kinds[KeyKind.CHECKPOINT] == stats["cps"]
+        assert kinds[KeyKind.RUN_SETTING] == stats["run-settings"]
+        run_ids = {parse_key(key).run_id for key in keys if "/runs/" in key}  # type: ignore[union-attr]
+        assert len(run_ids) == stats["runs"]
+        in_runs = sum(
+            len(list(fixture_storage.list_run_objects(job_id, run_id))) for run_id in run_ids
+        )
+        assert in_runs == stats["events"] + stats["run-settings"]
+
+
+def test_sizes_versions_and_bytes_match_the_files(fixture_storage: FileSystemStorage) -> None:
+    objects = list(fixture_storage.list_objects())
+    for info in objects:
+        st = (FIXTURE_STORE / info.key).stat()
+        assert (info.size, info.version) == (st.st_size, str(st.st_mtime_ns))
+    bodies = dict(fixture_storage.read_objects(info.key for info in objects))
+    assert len(bodies) == 204
+    for key, body in bodies.items():
+        assert body == (FIXTURE_STORE / key).read_bytes()
+    key = objects[0].key
+    assert fixture_storage.read_object(key) == (FIXTURE_STORE / key).read_bytes()
+
+
+def test_prefixes(fixture_storage: FileSystemStorage) -> None:
+    everything = [info.key for info in fixture_storage.list_objects("")]
+    assert sorted(everything) == sorted(info.key for info in fixture_storage.list_objects())
+    assert [info.key for info in fixture_storage.list_objects("jobs")] == everything
+    job_id = fixture_storage.list_job_ids()[0]
+    events = [i.key for i in fixture_storage.list_objects(f"jobs/{job_id}/runs/")]
+    run_prefix = events[0].rsplit("/", 1)[0] + "/"
+    starts = [i.key for i in fixture_storage.list_objects(f"{run_prefix}event-")]
+    assert starts and all(k.startswith(f"{run_prefix}event-") for k in starts)
+    assert list(fixture_storage.list_objects("jobs/no-such-job/")) == []
+    assert list(fixture_storage.list_objects(f"{run_prefix}run-setting.json/")) == []
+
+
+@pytest.mark.parametrize("prefix", ["../", "jobs/../../", "/etc/", "jobs\\x/", "jobs//x/"])
+def test_prefix_may_not_leave_the_store(fixture_storage: FileSystemStorage, prefix: str) -> None:
+    with pytest.raises(StorageError, match=r"^Invalid store key prefix: "):
+        list(fixture_storage.list_objects(prefix))
+
+
+def test_only_regular_files_are_objects_and_symlinks_are_not_followed(store_copy: Path) -> None:
+    job = store_copy / "jobs" / "weird"
+    (job / "runs" / "r1").mkdir(parents=True)
+    (job / "runs" / "r1" / "event-1-1-startRun.json").write_text("{}")
+    (job / "runs" / "r1" / "loop").symlink_to(job)  # a loop, if followed
+    (job / "checkpoints").mkdir()
+    (job / "checkpoints" / "link.json").symlink_to(job / "runs" / "r1" / "event-1-1-startRun.json")
+    (job / "checkpoints" / "dir.json").mkdir()  # a directory where a file would be
+    os.mkfifo(job / "checkpoints" / "fifo.json")
+    (store_copy / "jobs" / "linked-job").symlink_to(job)
+    (store_copy / "stray.txt").write_text("not in jobs/")
+
+    storage = FileSystemStorage(store_copy)
+    assert "weird" in storage.list_job_ids()
+    assert "linked-job" not in storage.list_job_ids()
+    keys = [info.key for info in storage.list_job_objects("weird")]
+    assert keys == ["jobs/weird/runs/r1/event-1-1-startRun.json"]
+    assert "stray.txt" in [info.key for info in storage.list_objects("")]
+    assert len(list(storage.list_objects())) == 205
+
+    failures = dict(
+        storage.read_objects(
+            [
+                "jobs/weird/checkpoints/link.json",
+                "jobs/weird/checkpoints/dir.json",
+                "jobs/weird/checkpoints/fifo.json",  # must not block waiting for a writer
+                "jobs/weird/checkpoints/missing.json",
+                "jobs/../../etc/passwd",
+            ]
+        )
+    )
+    assert failures == {
+        "jobs/weird/checkpoints/link.json": ReadFailure(
+            "jobs/weird/checkpoints/link.json", "is a symbolic link"
+        ),
+        "jobs/weird/checkpoints/dir.json": ReadFailure(
+            "jobs/weird/checkpoints/dir.json", "not a regular file"
+        ),
+        "jobs/weird/checkpoints/fifo.json": ReadFailure(
+            "jobs/weird/checkpoints/fifo.json", "not a regular file"
+        ),
+        "jobs/weird/checkpoints/missing.json": ReadFailure(
+            "jobs/weird/checkpoints/missing.json", "not found"
+        ),
+        "jobs/../../etc/passwd": ReadFailure("jobs/../../etc/passwd", "invalid key"),
+    }
+
+
+def test_a_file_vanishing_between_list_and_read(store_copy: Path) -> None:
+    storage = FileSystemStorage(store_copy)
+    keys = [info.key for info in storage.list_objects()]
+    (store_copy / keys[5]).unlink()
+    results = dict(storage.read_objects(keys))
+    assert results[keys[5]] == ReadFailure(keys[5], "not found")
+    assert sum(isinstance(body, bytes) for body in results.values()) == 203
+    with pytest.raises(StorageError) as caught:
+        storage.read_object(keys[5])
+    assert str(caught.value) == f"Cannot read {store_copy / keys[5]}: not found"
+
+
+def test_read_objects_is_lazy(fixture_storage: FileSystemStorage) -> None:
+    """Pulls one key per body handed over: never reads ahead of the caller."""
+    keys = [info.key for info in fixture_storage.list_objects()]
+    pulled = 0
+
+    def counting() -> object:
+        nonlocal pulled
+        for key in keys:
+            pulled += 1
+            yield key
+
+    results = fixture_storage.read_objects(counting())  # type: ignore[arg-type]
+    assert pulled == 0
+    for handed, _ in enumerate(results, start=1):
+        assert pulled == handed
+        if handed == 10:
+            break
+
+
+def test_reading_never_writes(store_copy: Path) -> None:
+    def snapshot() -> list[tuple[str, int, int]]:
+        return sorted(
+            (str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in store_copy.rglob("*")
+        )
+
+    before = snapshot()
+    storage = FileSystemStorage(store_copy)
+    storage.check()
+    list(storage.read_objects(info.key for info in storage.list_objects("")))
+    storage.close()
+    assert snapshot() == before
+
+
+# --- bad storage input ----------------------------------------------------------------------
+
+
+def test_missing_directory(tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    storage = FileSystemStorage(missing)
+    expected = f"Storage directory not found: {missing} ({WHERE})"
+    for action in (storage.check, storage.list_job_ids, lambda: list(storage.list_objects())):
+        with pytest.raises(StorageError) as caught:
+            action()
+        assert str(caught.value) == expected
+    assert not missing.exists()  # never created
+
+
+def test_path_that_is_a_file(tmp_path: Path) -> None:
+    """Also our stand-in for "unreadable": tests run as root, for whom chmod 000 changes nothing."""
+    a_file = tmp_path / "store.txt"
+    a_file.write_text("")
+    storage = FileSystemStorage(a_file)
+    expected = (
+        f"Storage path is not a directory: {a_file} (the store is the directory that holds "
+        f"jobs/; {WHERE})"
+    )
+    for action in (storage.check, storage.list_job_ids, lambda: list(storage.list_objects())):
+        with pytest.raises(StorageError) as caught:
+            action()
+        assert str(caught.value) == expected
+
+
+def test_root_that_cannot_be_opened(tmp_path: Path) -> None:
+    """A symlink loop: an OSError other than "missing" or "not a directory", even for root."""
+    loop = tmp_path / "perstack"
+    loop.symlink_to(loop)
+    with pytest.raises(StorageError) as caught:
+        FileSystemStorage(loop).check()
+    assert str(caught.value) == (
+        f"Cannot read storage directory {loop}: too many levels of symbolic links"
+    )
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 directory anyway")
+def test_unreadable_directory(tmp_path: Path) -> None:
+    root = tmp_path / "perstack"
+    root.mkdir()
+    root.chmod(0)
+    try:
+        with pytest.raises(StorageError) as caught:
+            FileSystemStorage(root).check()
+        assert str(caught.value) == f"Cannot read storage directory {root}: permission denied"
+    finally:
+        root.chmod(0o755)
+
+
+def test_empty_store(tmp_path: Path) -> None:
+    """A store directory without jobs/ is a store with no job yet, not an error."""
+    storage = FileSystemStorage(tmp_path)
+    storage.check()
+    assert storage.list_job_ids() == []
+    assert list(storage.list_objects()) == []
+    (tmp_path / "jobs").mkdir()
+    assert storage.list_job_ids() == []
+    assert list(storage.list_objects()) == []
+
+
+def test_jobs_that_is_a_file(tmp_path: Path) -> None:
+    (tmp_path / "jobs").write_text("")
+    storage = FileSystemStorage(tmp_path)
+    expected = f"Storage directory {tmp_path} is malformed: {tmp_path / 'jobs'} is not a directory"
+    for action in (storage.check, storage.list_job_ids):
+        with pytest.raises(StorageError) as caught:
+            action()
+        assert str(caught.value) == expected

@@ -1,0 +1,438 @@
+"""S3Storage and R2Storage against a real (moto) S3 endpoint, compared with the filesystem.
+
+No boto3 mocks: every test sends real HTTP requests to the moto server of tests/conftest.py.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from botocore.exceptions import ClientError
+from support import (
+    FIXTURE_BUCKET,
+    FIXTURE_PREFIX,
+    FIXTURE_ROOT_BUCKET,
+    FIXTURE_STORE,
+    R2_ACCOUNT_ID,
+)
+from support.moto_server import (
+    DUMMY_KEY_ID,
+    DUMMY_SECRET,
+    client,
+    create_bucket,
+    create_iam_user_key,
+    enforced_auth,
+    free_port,
+    put_objects_in_process,
+)
+
+from perstack_logq.config import R2Config, S3Config
+from perstack_logq.errors import StorageError
+from perstack_logq.storage.base import ReadFailure, Storage
+from perstack_logq.storage.filesystem import FileSystemStorage
+from perstack_logq.storage.s3 import ObjectStoreStorage, R2Storage, S3Storage
+
+FIXTURE_LOCATION = f"s3://{FIXTURE_BUCKET}/{FIXTURE_PREFIX}"
+R2_LOCATION = f"r2://{R2_ACCOUNT_ID}/{FIXTURE_BUCKET}/{FIXTURE_PREFIX}"
+
+
+def s3_over_moto(endpoint: str, bucket: str = FIXTURE_BUCKET, prefix: str = FIXTURE_PREFIX,
+                 **options: object) -> S3Storage:  # fmt: skip
+    config = S3Config(
+        bucket=bucket, region="us-east-1", prefix=prefix, endpoint=endpoint, force_path_style=True
+    )
+    return S3Storage(config, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def root_bucket_storage(moto_fixture_store: str, aws_test_credentials: None) -> Iterator[S3Storage]:
+    """The fixture store at the root of a bucket (empty prefix), without forcePathStyle:
+    botocore picks path style by itself for an IP endpoint."""
+    config = S3Config(bucket=FIXTURE_ROOT_BUCKET, endpoint=moto_fixture_store)
+    storage = S3Storage(config)
+    yield storage
+    storage.close()
+
+
+@pytest.fixture(params=["s3_storage", "r2_storage", "root_bucket_storage"])
+def remote(request: pytest.FixtureRequest) -> ObjectStoreStorage:
+    return request.getfixturevalue(request.param)  # type: ignore[no-any-return]
+
+
+# --- same store, same answers ---------------------------------------------------------------
+
+
+def test_same_objects_and_bytes_as_the_filesystem(remote: ObjectStoreStorage) -> None:
+    local = FileSystemStorage(FIXTURE_STORE)
+    remote.check()
+    assert remote.list_job_ids() == local.list_job_ids()
+    assert len(remote.list_job_ids()) == 11
+
+    remote_objects = sorted(remote.list_objects(), key=lambda info: info.key)
+    local_objects = sorted(local.list_objects(), key=lambda info: info.key)
+    assert [(o.key, o.size) for o in remote_objects] == [(o.key, o.size) for o in local_objects]
+    assert len(remote_objects) == 204
+
+    keys = [info.key for info in local_objects]
+    remote_bodies = dict(remote.read_objects(keys))
+    assert remote_bodies == dict(local.read_objects(keys))
+    for info in remote_objects:  # moto's ETag of a single PUT is the MD5 of the body
+        assert info.version == hashlib.md5(remote_bodies[info.key]).hexdigest()
+
+
+def test_per_job_listing_matches(remote: ObjectStoreStorage) -> None:
+    local = FileSystemStorage(FIXTURE_STORE)
+    for job_id in local.list_job_ids():
+        assert sorted(i.key for i in remote.list_job_objects(job_id)) == sorted(
+            i.key for i in local.list_job_objects(job_id)
+        )
+    job_id = local.list_job_ids()[0]
+    run_key = next(i.key for i in local.list_job_objects(job_id) if "/runs/" in i.key)
+    run_id = run_key.split("/")[3]
+    assert sorted(i.key for i in remote.list_run_objects(job_id, run_id)) == sorted(
+        i.key for i in local.list_run_objects(job_id, run_id)
+    )
+
+
+def test_storage_info(
+    s3_storage: S3Storage, r2_storage: R2Storage, root_bucket_storage: S3Storage
+) -> None:
+    assert (s3_storage.get_storage_info().type, str(s3_storage.get_storage_info())) == (
+        "s3",
+        f"s3 {FIXTURE_LOCATION}",
+    )
+    assert r2_storage.get_storage_info().location == R2_LOCATION
+    assert r2_storage.get_storage_info().type == "r2"
+    assert root_bucket_storage.get_storage_info().location == f"s3://{FIXTURE_ROOT_BUCKET}/"
+
+
+def test_read_object_and_missing_objects(s3_storage: S3Storage) -> None:
+    key = next(s3_storage.list_objects()).key
+    assert s3_storage.read_object(key) == (FIXTURE_STORE / key).read_bytes()
+    missing = "jobs/nope/job.json"
+    results = dict(s3_storage.read_objects([key, missing]))
+    assert results[missing] == ReadFailure(missing, "not found")
+    assert results[key] == (FIXTURE_STORE / key).read_bytes()
+    with pytest.raises(StorageError) as caught:
+        s3_storage.read_object(missing)
+    assert str(caught.value) == f"Cannot read {FIXTURE_LOCATION}{missing}: not found"
+
+
+def test_pagination_over_a_thousand_keys(moto_endpoint: str, aws_test_credentials: None) -> None:
+    """1,005 jobs: both listings need a second page of ListObjectsV2."""
+    bucket = "many-jobs"
+    create_bucket(moto_endpoint, bucket)
+    job_ids = [f"job{i:04d}" for i in range(1005)]
+    put_objects_in_process(bucket, {f"p/jobs/{j}/job.json": b"{}" for j in job_ids})
+    storage = s3_over_moto(moto_endpoint, bucket, "p/")
+    assert storage.list_job_ids() == job_ids
+    assert [info.key for info in storage.list_objects()] == [f"jobs/{j}/job.json" for j in job_ids]
+
+
+def test_folder_markers_and_empty_segments(moto_endpoint: str, aws_test_credentials: None) -> None:
+    bucket = "odd-keys"
+    create_bucket(moto_endpoint, bucket)
+    s3 = client(moto_endpoint)
+    for key in ("jobs/", "jobs/j1/", "jobs/j1/job.json", "jobs//stray.json", "other.txt"):
+        s3.put_object(Bucket=bucket, Key=key, Body=b"{}")
+    storage = s3_over_moto(moto_endpoint, bucket, "")
+    assert storage.list_job_ids() == ["j1"]
+    assert [info.key for info in storage.list_objects()] == ["jobs//stray.json", "jobs/j1/job.json"]
+    assert [info.key for info in storage.list_objects("")][-1] == "other.txt"
+
+
+def test_empty_store(moto_endpoint: str, aws_test_credentials: None) -> None:
+    create_bucket(moto_endpoint, "empty-store")
+    storage = s3_over_moto(moto_endpoint, "empty-store")
+    storage.check()
+    assert storage.list_job_ids() == []
+    assert list(storage.list_objects()) == []
+
+
+# --- bounded, concurrent reads -------------------------------------------------------------
+
+
+def test_read_objects_keeps_a_bounded_window(s3_storage: S3Storage) -> None:
+    """Never pulls more keys than a window ahead of what it has handed over."""
+    keys = [info.key for info in s3_storage.list_objects()]
+    storage = s3_over_moto(s3_storage.config.endpoint or "", concurrency=4)
+    pulled = 0
+    most_ahead = 0
+
+    def counting() -> Iterator[str]:
+        nonlocal pulled
+        for key in keys:
+            pulled += 1
+            yield key
+
+    handed = 0
+    for _key, body in storage.read_objects(counting()):
+        assert isinstance(body, bytes)
+        handed += 1
+        most_ahead = max(most_ahead, pulled - handed)
+        if handed == 20:
+            assert pulled < len(keys)
+    assert handed == len(keys) == pulled
+    # at most 2 * concurrency requests in flight, plus one finished batch not yet handed over
+    assert most_ahead <= 4 * 4
+
+
+def test_stopping_early_releases_the_threads(s3_storage: S3Storage) -> None:
+    keys = [info.key for info in s3_storage.list_objects()]
+    results = s3_storage.read_objects(keys)
+    first = [next(results) for _ in range(3)]
+    assert all(isinstance(body, bytes) for _, body in first)
+    results.close()
+    assert not [t for t in threading.enumerate() if t.name.startswith("perstack-logq-get")]
+
+
+# --- bad storage input: one-line StorageErrors --------------------------------------------
+
+
+def assert_storage_error(storage: Storage, message: str) -> None:
+    """check(), both listings and reads all fail with exactly this message."""
+    for action in (
+        storage.check,
+        storage.list_job_ids,
+        lambda: list(storage.list_objects()),
+        lambda: list(storage.read_objects(["jobs/j/job.json"])),
+    ):
+        with pytest.raises(StorageError) as caught:
+            action()
+        assert str(caught.value) == message
+
+
+def test_missing_bucket(
+    moto_endpoint: str, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_storage_error(
+        s3_over_moto(moto_endpoint, "no-such-bucket"),
+        "Bucket not found: s3://no-such-bucket/ (check [storage.s3] bucket in perstack.toml)",
+    )
+    monkeypatch.setenv("R2_ACCESS_KEY_ID", DUMMY_KEY_ID)
+    monkeypatch.setenv("R2_SECRET_ACCESS_KEY", DUMMY_SECRET)
+    r2 = R2Storage(R2Config(account_id="acct", bucket="no-such-bucket", endpoint=moto_endpoint))
+    assert_storage_error(
+        r2,
+        "Bucket not found: r2://acct/no-such-bucket/ (check [storage.r2] bucket in perstack.toml)",
+    )
+
+
+def test_unknown_access_key(moto_fixture_store: str, aws_test_credentials: None) -> None:
+    storage = s3_over_moto(moto_fixture_store)
+    with enforced_auth(moto_fixture_store):
+        assert_storage_error(
+            storage,
+            f"Access denied to {FIXTURE_LOCATION}: invalid credentials (InvalidAccessKeyId)",
+        )
+
+
+def test_wrong_secret_and_bad_session_token(
+    moto_fixture_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    key_id, _secret = create_iam_user_key(moto_fixture_store, f"wrong-secret-{uuid.uuid4().hex}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-the-secret")
+    storage = s3_over_moto(moto_fixture_store)
+    with enforced_auth(moto_fixture_store):
+        assert_storage_error(
+            storage,
+            f"Access denied to {FIXTURE_LOCATION}: invalid credentials (SignatureDoesNotMatch)",
+        )
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", _secret)
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "a-token-for-a-long-term-key")
+    storage = s3_over_moto(moto_fixture_store)
+    with enforced_auth(moto_fixture_store), pytest.raises(StorageError) as caught:
+        storage.check()
+    assert str(caught.value) == (
+        f"Access denied to {FIXTURE_LOCATION}: invalid credentials (InvalidToken)"
+    )
+
+
+def test_valid_credentials_without_permission(
+    moto_fixture_store: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real IAM user with no policy: listing is refused, and each read fails on its own."""
+    key_id, secret = create_iam_user_key(moto_fixture_store, f"no-policy-{uuid.uuid4().hex}")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", key_id)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    storage = s3_over_moto(moto_fixture_store)
+    key = next(FileSystemStorage(FIXTURE_STORE).list_objects()).key
+    with enforced_auth(moto_fixture_store):
+        with pytest.raises(StorageError) as caught:
+            storage.check()
+        assert str(caught.value) == (
+            f"Access denied to {FIXTURE_LOCATION}: the credentials in use may not list or read "
+            "it (AccessDenied); they need s3:ListBucket and s3:GetObject"
+        )
+        assert dict(storage.read_objects([key])) == {key: ReadFailure(key, "access denied")}
+
+
+def test_no_credentials(moto_fixture_store: str) -> None:
+    """The autouse fixture leaves no keys, profile, AWS files or instance metadata."""
+    storage = s3_over_moto(moto_fixture_store)
+    message = (
+        f"No credentials found for {FIXTURE_LOCATION}: "
+        "set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY"
+    )
+    assert_storage_error(storage, message)
+    with pytest.raises(StorageError) as caught:
+        storage.httpfs_settings()
+    assert str(caught.value) == message
+    r2 = R2Storage(R2Config(account_id=R2_ACCOUNT_ID, bucket=FIXTURE_BUCKET,
+                            prefix=FIXTURE_PREFIX, endpoint=moto_fixture_store))  # fmt: skip
+    with pytest.raises(StorageError) as caught:
+        r2.check()
+    assert str(caught.value) == (
+        f"No credentials found for {R2_LOCATION}: "
+        "set R2_ACCESS_KEY_ID/R2_SECRET_ACCESS_KEY (or AWS_PROFILE)"
+    )
+
+
+def test_unreachable_endpoint(aws_test_credentials: None) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"  # nothing listens there
+    storage = s3_over_moto(endpoint, "some-bucket", "", max_attempts=1, connect_timeout=1)
+    assert_storage_error(
+        storage, f"Cannot reach endpoint {endpoint} for s3://some-bucket/: connection refused"
+    )
+
+
+def test_unknown_profile(monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(StorageError) as caught:
+        S3Storage(S3Config(bucket="b", profile="nope"))
+    assert str(caught.value) == (
+        'AWS profile "nope" not found for s3://b/ '
+        "(check AWS_PROFILE or [storage.s3] profile in perstack.toml)"
+    )
+    monkeypatch.setenv("AWS_PROFILE", "from-env")
+    with pytest.raises(StorageError, match=r'^AWS profile "from-env" not found for s3://b/ '):
+        S3Storage(S3Config(bucket="b")).check()
+
+
+@pytest.mark.parametrize(
+    ("code", "message"),
+    [
+        ("ExpiredToken", f"Access denied to {FIXTURE_LOCATION}: the credentials have expired "
+         "(ExpiredToken); refresh them (e.g. aws sso login) and retry"),
+        ("SlowDown", f"Request to {FIXTURE_LOCATION} failed: SlowDown: Please reduce your rate"),
+    ],
+)  # fmt: skip
+def test_errors_moto_cannot_produce(code: str, message: str) -> None:
+    """moto never expires a session token: map a ClientError built the way botocore builds it."""
+    storage = S3Storage(S3Config(bucket=FIXTURE_BUCKET, prefix=FIXTURE_PREFIX))
+    response = {"Error": {"Code": code, "Message": "Please reduce your rate"}}
+    error = ClientError(response, "GetObject")  # type: ignore[arg-type]
+    assert str(storage._storage_error(error)) == message
+
+
+def test_r2_needs_both_r2_keys() -> None:
+    config = R2Config(account_id="acct", bucket="b")
+    with pytest.raises(StorageError) as caught:
+        R2Storage(config, env={"R2_ACCESS_KEY_ID": "k"})
+    assert str(caught.value) == (
+        "Incomplete credentials for r2://acct/b/: R2_ACCESS_KEY_ID is set but "
+        "R2_SECRET_ACCESS_KEY is not (set both, or neither to use the AWS credential chain)"
+    )
+    with pytest.raises(StorageError, match=r"R2_SECRET_ACCESS_KEY is set but R2_ACCESS_KEY_ID"):
+        R2Storage(config, env={"R2_SECRET_ACCESS_KEY": "s"})
+
+
+# --- credentials, endpoints and what DuckDB httpfs gets ---------------------------------------
+
+
+def test_r2_endpoints_and_credentials(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No request is sent: the endpoint and keys are what the client was built with."""
+    r2_env = {"R2_ACCESS_KEY_ID": "r2-key", "R2_SECRET_ACCESS_KEY": "r2-secret"}
+    settings = R2Storage(R2Config(account_id="acct", bucket="b"), env=r2_env).httpfs_settings()
+    assert dict(settings) == {
+        "endpoint": "acct.r2.cloudflarestorage.com",
+        "url_style": "path",
+        "use_ssl": True,
+        "region": "auto",
+        "key_id": "r2-key",
+        "secret": "r2-secret",
+        "session_token": "",
+    }
+    eu = R2Storage(R2Config(account_id="acct", bucket="b", jurisdiction="eu"), env=r2_env)
+    assert eu.httpfs_settings()["endpoint"] == "acct.eu.r2.cloudflarestorage.com"
+    custom = R2Config(account_id="acct", bucket="b", endpoint="https://r2.example.test:8443")
+    assert R2Storage(custom, env=r2_env).httpfs_settings()["endpoint"] == "r2.example.test:8443"
+    # Without R2_* keys, the AWS chain.
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "aws-key")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "aws-secret")
+    settings = R2Storage(R2Config(account_id="acct", bucket="b"), env={}).httpfs_settings()
+    assert (settings["key_id"], settings["secret"]) == ("aws-key", "aws-secret")
+
+
+def test_profile_from_the_config_and_from_aws_profile(
+    moto_fixture_store: str, monkeypatch: pytest.MonkeyPatch, isolated_environment: Path
+) -> None:
+    credentials = isolated_environment / "aws-credentials"
+    credentials.write_text(
+        "[work]\naws_access_key_id = work-key\naws_secret_access_key = work-secret\n"
+    )
+    config = S3Config(
+        bucket=FIXTURE_BUCKET,
+        prefix=FIXTURE_PREFIX,
+        region="us-east-1",
+        endpoint=moto_fixture_store,
+        force_path_style=True,
+        profile="work",
+    )
+    storage = S3Storage(config)
+    assert len(storage.list_job_ids()) == 11
+    assert storage.httpfs_settings()["key_id"] == "work-key"
+    monkeypatch.setenv("AWS_PROFILE", "work")
+    from_env = s3_over_moto(moto_fixture_store)
+    assert from_env.httpfs_settings()["secret"] == "work-secret"
+
+
+def test_httpfs_settings_for_aws_and_session_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "SECRETEXAMPLE")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "TOKENEXAMPLE")
+    storage = S3Storage(S3Config(bucket="b", region="eu-west-1", prefix="p/"))
+    settings = storage.httpfs_settings()
+    assert dict(settings) == {
+        "endpoint": "s3.eu-west-1.amazonaws.com",
+        "url_style": "vhost",
+        "use_ssl": True,
+        "region": "eu-west-1",
+        "key_id": "AKIDEXAMPLE",
+        "secret": "SECRETEXAMPLE",
+        "session_token": "TOKENEXAMPLE",
+    }
+    assert storage.url_for("jobs/j/job.json") == "s3://b/p/jobs/j/job.json"
+    shown = f"{settings!r} {settings}"
+    assert "EXAMPLE" not in shown and "***" in shown
+    forced = S3Storage(S3Config(bucket="b", region="eu-west-1", force_path_style=True))
+    assert forced.httpfs_settings()["url_style"] == "path"
+
+
+def test_duckdb_httpfs_reads_the_same_bytes(s3_storage: S3Storage, r2_storage: R2Storage) -> None:
+    """httpfs_settings is what the engine hands DuckDB: it must really read the objects."""
+    duckdb = pytest.importorskip("duckdb")
+    extension_package = pytest.importorskip("duckdb_extension_httpfs")
+    extension = next(
+        Path(extension_package.__file__).parent.glob("extensions/*/httpfs.duckdb_extension")
+    )
+    key = next(s3_storage.list_objects()).key
+    for storage in (s3_storage, r2_storage):
+        settings = storage.httpfs_settings()
+        con = duckdb.connect(config={"autoinstall_known_extensions": "false"})
+        con.execute(f"LOAD '{extension}'")
+        con.execute(
+            "CREATE SECRET store (TYPE s3, KEY_ID ?, SECRET ?, SESSION_TOKEN ?, REGION ?, "
+            "ENDPOINT ?, URL_STYLE ?, USE_SSL ?)",
+            [settings[name] for name in ("key_id", "secret", "session_token", "region",
+                                         "endpoint", "url_style", "use_ssl")],
+        )  # fmt: skip
+        query = "SELECT content FROM read_blob(?)"
+        (content,) = con.execute(query, [storage.url_for(key)]).fetchone()
+        assert content == (FIXTURE_STORE / key).read_bytes()
+        con.close()
