@@ -51,6 +51,7 @@ DEFAULT_STORAGE_DIR = "perstack"
 STORAGE_TYPES = ("filesystem", "s3", "r2")
 R2_JURISDICTIONS = ("eu", "fedramp")
 
+_URL_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 _LOCATION_FORMS = "a path, file:///abs/path, s3://bucket[/prefix] or r2://accountId/bucket[/prefix]"
 _CREDENTIALS_HELP = (
     "credentials come from the environment (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, "
@@ -160,7 +161,7 @@ def parse_location(location: str, cwd: Path) -> StorageConfig:
     if not location.strip():
         raise ConfigError(f"--storage must not be empty (use {_LOCATION_FORMS})")
     scheme, sep, rest = location.partition("://")
-    if not sep:
+    if not sep or not _URL_SCHEME.fullmatch(scheme):  # "./a://b" is a (strange) path
         return FileSystemConfig(_absolute_path(location, cwd))
     scheme = scheme.lower()
 
@@ -357,6 +358,10 @@ class _FileValidator:
 
     def _endpoint(self, name: str, value: Any) -> str:
         value = self._string(name, value)
+        if "@" in value:  # https://user:password@host: refused without echoing it
+            raise self.error(
+                f"{name} must not hold credentials (user:password@): {_CREDENTIALS_HELP}"
+            )
         if not value.startswith(("http://", "https://")):
             raise self.error(
                 f"{name} must be a URL starting with http:// or https:// (got {_show(value)})"

@@ -84,6 +84,7 @@ def test_normalize_prefix_is_idempotent_and_well_formed(prefix: str) -> None:
         ("file:///data/perstack", FileSystemConfig(Path("/data/perstack"))),
         ("file://localhost/data/perstack", FileSystemConfig(Path("/data/perstack"))),
         ("file:///data/my%20store", FileSystemConfig(Path("/data/my store"))),
+        ("./odd://name", FileSystemConfig(Path("/work/dir/odd:/name"))),
         ("s3://bucket", S3Config(bucket="bucket")),
         ("s3://bucket/", S3Config(bucket="bucket")),
         ("s3://bucket/perstack", S3Config(bucket="bucket", prefix="perstack/")),
@@ -349,6 +350,9 @@ S3_KEYS = "bucket, region, prefix, endpoint, forcePathStyle, profile"
         ('[storage.s3]\nbucket = "b"\nendpoint = "127.0.0.1:9000"\n',
          "perstack.toml: storage.s3.endpoint must be a URL starting with http:// or https:// "
          '(got "127.0.0.1:9000")'),
+        ('[storage.s3]\nbucket = "b"\nendpoint = "https://user:pw@minio.local"\n',
+         "perstack.toml: storage.s3.endpoint must not hold credentials (user:password@): "
+         + CREDENTIALS_HELP),
         ('[storage.s3]\nbukcet = "b"\n',
          f"perstack.toml: unknown key storage.s3.bukcet (allowed: {S3_KEYS})"),
         ('[storage.r2]\naccountId = "a"\nbucket = "b"\njurisdiction = "us"\n',

@@ -63,8 +63,6 @@ class SecretSettings(dict[str, Any]):
         shown = {k: ("***" if k in self._HIDDEN and v else v) for k, v in self.items()}
         return f"{type(self).__name__}({shown!r})"
 
-    __str__ = __repr__
-
 
 class ObjectStoreStorage(Storage):
     """What S3 and R2 share: a bucket, a normalised prefix, one client, concurrent GETs."""
@@ -98,10 +96,11 @@ class ObjectStoreStorage(Storage):
         self.prefix = prefix
         self.location = location
         self.concurrency = concurrency
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
         self.max_attempts = max_attempts
         self._path_style = path_style
+        # With neither, the client's region is only a default (us-east-1, AWS_DEFAULT_REGION):
+        # botocore follows S3's redirects to the bucket's region, DuckDB httpfs does not.
+        self._region_is_known = region is not None or endpoint_url is not None
         config = Config(
             region_name=region,
             signature_version="s3v4",
@@ -237,13 +236,25 @@ class ObjectStoreStorage(Storage):
             endpoint=endpoint.netloc,
             url_style="path" if self._path_style or _is_ip_or_localhost(host) else "vhost",
             use_ssl=endpoint.scheme == "https",
-            region=self._client.meta.region_name or "us-east-1",
+            region=self._bucket_region(),
             key_id=frozen.access_key,
             secret=frozen.secret_key,
             session_token=frozen.token or "",
         )
 
     # --- internals ----------------------------------------------------------------------------
+
+    def _bucket_region(self) -> str:
+        """The region httpfs must sign for: the bucket's own, asked of S3 when not configured."""
+        default = self._client.meta.region_name or "us-east-1"
+        if self._region_is_known:
+            return default
+        try:
+            response = self._client.head_bucket(Bucket=self.bucket)
+        except (boto_errors.ClientError, boto_errors.BotoCoreError):
+            return default  # the reads will report what is wrong, with a better message
+        headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
+        return str(headers.get("x-amz-bucket-region") or default)
 
     def _get(self, key: str) -> bytes | ReadFailure:
         """One object's body; runs on reader threads. Store-wide failures raise."""

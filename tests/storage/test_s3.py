@@ -414,6 +414,27 @@ def test_httpfs_settings_for_aws_and_session_tokens(monkeypatch: pytest.MonkeyPa
     assert forced.httpfs_settings()["url_style"] == "path"
 
 
+def test_endpoint_from_the_environment_and_the_bucket_region(
+    moto_endpoint: str, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--storage s3://...`` with AWS_ENDPOINT_URL_S3; no region given, so httpfs gets the
+    bucket's own region (S3 answers it), not the client's default."""
+    client(moto_endpoint).create_bucket(
+        Bucket="in-eu-west-3",
+        CreateBucketConfiguration={"LocationConstraint": "eu-west-3"},
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_endpoint)
+    storage = S3Storage(S3Config(bucket="in-eu-west-3"))
+    storage.check()
+    settings = storage.httpfs_settings()
+    assert settings["endpoint"] == moto_endpoint.removeprefix("http://")
+    assert (settings["region"], settings["url_style"], settings["use_ssl"]) == (
+        "eu-west-3",
+        "path",
+        False,
+    )
+
+
 def test_duckdb_httpfs_reads_the_same_bytes(s3_storage: S3Storage, r2_storage: R2Storage) -> None:
     """httpfs_settings is what the engine hands DuckDB: it must really read the objects."""
     duckdb = pytest.importorskip("duckdb")
