@@ -22,6 +22,8 @@ Row = tuple[Any, ...]
 
 # The last millisecond DuckDB's TIMESTAMP and the other engines all accept (year 9999).
 _MAX_TIMESTAMP_MS = 253_402_300_799_999
+# Integer columns are BIGINT: a larger JSON number cannot be stored (and would stop the sync).
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 _USAGE_KEYS = ("inputTokens", "outputTokens", "reasoningTokens", "totalTokens", "cachedInputTokens")
 _TOOL_CALL_LISTS = {"callTools": "toolCalls", "callDelegate": "toolCalls"}
 _STEP_ENDING = frozenset(
@@ -40,20 +42,35 @@ class InvalidRecord(ValueError):
     """A parsed JSON object that lacks what every record of its kind must have."""
 
 
+def _json_type(value: Any) -> str:
+    """What JSON calls a decoded value's type (messages speak JSON, not Python)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    names = {str: "string", list: "array", dict: "object"}
+    return names.get(type(value), "null")
+
+
 def _number(record: JsonObject, key: str, *, required: bool = False) -> int | float | None:
     value = record.get(key)
     # bool is an int in Python but never a number in JSON.
     if isinstance(value, int | float) and not isinstance(value, bool):
         return value
     if required or (value is not None and key in record):
-        found = "nothing" if key not in record else type(value).__name__
+        found = "nothing" if key not in record else _json_type(value)
         raise InvalidRecord(f"{key} must be a number (got {found})")
     return None
 
 
 def _int(record: JsonObject, key: str, *, required: bool = False) -> int | None:
     value = _number(record, key, required=required)
-    return None if value is None else int(value)
+    if value is None:
+        return None
+    number = int(value)
+    if not _INT64_MIN <= number <= _INT64_MAX:
+        raise InvalidRecord(f"{key} is out of range (got {value:.6g})")
+    return number
 
 
 def _str(record: JsonObject, key: str, *, required: bool = False) -> str | None:
@@ -61,7 +78,7 @@ def _str(record: JsonObject, key: str, *, required: bool = False) -> str | None:
     if isinstance(value, str):
         return value
     if required or (value is not None and key in record):
-        found = "nothing" if key not in record else type(value).__name__
+        found = "nothing" if key not in record else _json_type(value)
         raise InvalidRecord(f"{key} must be a string (got {found})")
     return None
 
@@ -148,11 +165,16 @@ class StoreDecoder:
             self.skip(key, "invalid_json", str(error))
             return
         if not isinstance(record, dict):
-            self.skip(key, "not_an_object", f"a JSON {type(record).__name__}, not an object")
+            self.skip(key, "not_an_object", f"a JSON {_json_type(record)}, not an object")
             return
+        # A record found invalid halfway leaves no rows behind (e.g. an event row without
+        # its tool calls): the file is skipped as a whole.
+        marks = {name: len(rows) for name, rows in self._rows.items()}
         try:
             self._decoders[parsed.kind](parsed, key, record, body.decode(), len(body))
         except InvalidRecord as error:
+            for name, mark in marks.items():
+                del self._rows[name][mark:]
             self.skip(key, "invalid_record", str(error))
             return
         self.pending_bytes += len(body)
@@ -309,8 +331,8 @@ class StoreDecoder:
 
     def _step(self, context: Row, step: JsonObject, key: str) -> None:
         job_id, run_id, event_id, event_type, step_number, event_time, expert_key = context
-        started = _int(step, "startedAt")
-        finished = _int(step, "finishedAt")
+        started = _time(_int(step, "startedAt"))
+        finished = _time(_int(step, "finishedAt"))
         tool_calls = step.get("toolCalls")
         self._rows["steps"].append(
             (
@@ -321,8 +343,8 @@ class StoreDecoder:
                 _int(step, "stepNumber") if "stepNumber" in step else step_number,
                 event_time,
                 expert_key,
-                _time(started),
-                _time(finished),
+                started,
+                finished,
                 None if started is None or finished is None else finished - started,
                 *_usage(step),
                 len(tool_calls) if isinstance(tool_calls, list) else 0,
