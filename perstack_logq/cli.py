@@ -14,9 +14,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import click
 import orjson
 import typer
+from typer.exceptions import TyperException
 
 from perstack_logq.errors import LogqError, UsageError
 
@@ -492,12 +492,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     _configure_logging()
     try:
         app(args=args, prog_name=Path(sys.argv[0]).name or "perstack", standalone_mode=False)
-    except click.exceptions.Exit as done:
+    except typer.Exit as done:
         return done.exit_code
-    except click.exceptions.Abort:
+    except typer.Abort:
         print("Aborted", file=sys.stderr)
         return 130
-    except click.ClickException as error:
+    except TyperException as error:
         _report(error.format_message(), debug)
         return UsageError.exit_code
     except LogqError as error:

@@ -1,0 +1,47 @@
+"""Running the real CLI in a subprocess, against a store on any of the three backends."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+BACKENDS = ("filesystem", "s3", "r2")
+
+
+@dataclass(frozen=True)
+class Backend:
+    """How to point the CLI at one store: arguments and environment."""
+
+    name: str
+    args: tuple[str, ...]
+    env: dict[str, str]
+    storage_line: str  # what `Storage:` must say
+
+    def run(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        return run_cli(*args, *self.args, env=self.env, check=check)
+
+
+def run_cli(
+    *args: str, env: dict[str, str] | None = None, check: bool = False
+) -> subprocess.CompletedProcess[str]:
+    """``perstack <args>`` in a fresh interpreter, as a user runs it."""
+    merged = {**os.environ, **(env or {})}
+    result = subprocess.run(
+        [sys.executable, "-m", "perstack_logq", *args],
+        capture_output=True,
+        text=True,
+        env=merged,
+        timeout=120,
+    )
+    if check and result.returncode != 0:
+        raise AssertionError(f"perstack {' '.join(args)} failed: {result.stderr}")
+    return result
+
+
+def write_config(directory: Path, body: str) -> Path:
+    path = directory / "perstack.toml"
+    path.write_text(body, encoding="utf-8")
+    return path
