@@ -162,8 +162,18 @@ def damaged_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[
 @pytest.fixture(scope="module")
 def job_log(damaged_store: tuple[Path, dict[str, str]]) -> Result:
     root, _ = damaged_store
-    return cli("--storage", str(root), "--no-cache", "--job", JOB, "--json", "--take", "0",
-               store=root, process=True)  # fmt: skip
+    return cli(
+        "--storage",
+        str(root),
+        "--no-cache",
+        "--job",
+        JOB,
+        "--json",
+        "--take",
+        "0",
+        store=root,
+        process=True,
+    )
 
 
 def test_damaged_job_still_shows_every_valid_event(job_log: Result) -> None:
@@ -191,9 +201,16 @@ def test_every_bad_file_is_skipped_with_its_reason(
     damaged_store: tuple[Path, dict[str, str]],
 ) -> None:
     root, expected = damaged_store
-    result = cli("--storage", str(root), "--no-cache", "query", "--format", "json",
-                 "SELECT source_key, reason, detail FROM skipped_files ORDER BY 1",
-                 store=root)  # fmt: skip
+    result = cli(
+        "--storage",
+        str(root),
+        "--no-cache",
+        "query",
+        "--format",
+        "json",
+        "SELECT source_key, reason, detail FROM skipped_files ORDER BY 1",
+        store=root,
+    )
     assert result.returncode == 0, result.stderr
     rows = orjson.loads(result.stdout)
     assert {row["source_key"]: row["reason"] for row in rows} == expected
@@ -214,10 +231,19 @@ def test_half_invalid_event_leaves_no_partial_rows(
 ) -> None:
     root, _ = damaged_store
     key = f"{RUN_KEY}event-{TS + 9}-1-callTools.json"
-    result = cli("--storage", str(root), "--no-cache", "query", "--format", "json",
-                 "SELECT (SELECT count(*) FROM events WHERE source_key = $k) AS events, "
-                 "(SELECT count(*) FROM tool_calls WHERE source_key = $k) AS calls"
-                 .replace("$k", f"'{key}'"), store=root)  # fmt: skip
+    result = cli(
+        "--storage",
+        str(root),
+        "--no-cache",
+        "query",
+        "--format",
+        "json",
+        "SELECT (SELECT count(*) FROM events WHERE source_key = $k) AS events, "
+        "(SELECT count(*) FROM tool_calls WHERE source_key = $k) AS calls".replace(
+            "$k", f"'{key}'"
+        ),
+        store=root,
+    )
     assert result.returncode == 0, result.stderr
     assert orjson.loads(result.stdout) == [{"events": 0, "calls": 0}]
 
@@ -258,8 +284,17 @@ def test_job_without_job_json_is_derived_from_its_data(
     damaged_store: tuple[Path, dict[str, str]],
 ) -> None:
     root, _ = damaged_store
-    result = cli("--storage", str(root), "--no-cache", "--job", NO_JOB_FILE, "--json",
-                 "--take", "0", store=root)  # fmt: skip
+    result = cli(
+        "--storage",
+        str(root),
+        "--no-cache",
+        "--job",
+        NO_JOB_FILE,
+        "--json",
+        "--take",
+        "0",
+        store=root,
+    )
     assert result.returncode == 0, result.stderr
     output = orjson.loads(result.stdout)
     assert len(output["events"]) == 16
@@ -272,8 +307,17 @@ def test_run_without_run_setting_and_job_with_invalid_job_json(
 ) -> None:
     root, _ = damaged_store
     for job_id in (NO_RUN_SETTING, BAD_JOB_FILE):
-        result = cli("--storage", str(root), "--no-cache", "--job", job_id, "--json",
-                     "--take", "0", store=root)  # fmt: skip
+        result = cli(
+            "--storage",
+            str(root),
+            "--no-cache",
+            "--job",
+            job_id,
+            "--json",
+            "--take",
+            "0",
+            store=root,
+        )
         assert result.returncode == 0, result.stderr
         output = orjson.loads(result.stdout)
         assert len(output["events"]) == 6
@@ -299,14 +343,17 @@ def test_every_command_survives_the_damaged_store(
 def test_a_50_mb_event_is_read_and_shown(tmp_path: Path) -> None:
     root = copy_fixture_store(tmp_path / "store")
     run_dir = root / RUN_KEY
-    image = {"type": "imageInlinePart", "id": "img", "mimeType": "image/png",
-             "encodedData": "A" * (50 * 1024 * 1024)}  # fmt: skip
+    image = {
+        "type": "imageInlinePart",
+        "id": "img",
+        "mimeType": "image/png",
+        "encodedData": "A" * (50 * 1024 * 1024),
+    }
     message = {"id": "m", "type": "userMessage", "contents": [image]}
     big = _event("startGeneration", TS + 20, messages=[message])
     assert len(big) > 50 * 1024 * 1024
     (run_dir / f"event-{TS + 20}-1-startGeneration.json").write_bytes(big)
-    result = cli("--storage", str(root), "--no-cache", "--job", JOB, "--take", "0",
-                 store=root)  # fmt: skip
+    result = cli("--storage", str(root), "--no-cache", "--job", JOB, "--take", "0", store=root)
     assert result.returncode == 0, result.stderr
     assert result.stdout.count("[Step ") == VALID_EVENTS + 1
     assert len(result.stdout) < 100_000  # the image is not printed
