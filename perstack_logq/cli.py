@@ -473,6 +473,121 @@ def demo_command(
         print()
 
 
+@log_app.command("export")
+def export_command(
+    ctx: typer.Context,
+    output: Annotated[
+        str,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Dataset location: a directory, s3://bucket/prefix or r2://accountId/bucket/prefix.",
+        ),
+    ],
+    tables: Annotated[
+        str | None,
+        typer.Option(
+            "--tables",
+            help="Tables, comma-separated, or all (default: jobs, runs, checkpoints, "
+            "run_settings, events, steps, tool_calls, tool_results; also messages, job_files).",
+        ),
+    ] = None,
+    fmt: Annotated[
+        str, typer.Option("--format", help="parquet (zstd, the default), csv or jsonl.")
+    ] = "parquet",
+    partition_by: Annotated[
+        str,
+        typer.Option(
+            "--partition-by",
+            help="auto (event_date for event tables, run_date for runs, job_date otherwise), "
+            "job_date (every table) or none.",
+        ),
+    ] = "auto",
+    since: Annotated[
+        str | None, typer.Option("--since", help="Jobs started at or after: 2026-11-01, 7d.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Jobs started before: date or 7d.")
+    ] = None,
+    incremental: Annotated[
+        bool,
+        typer.Option(
+            "--incremental", help="Add only jobs the dataset lacks or that changed since."
+        ),
+    ] = False,
+    shard: Annotated[
+        str | None,
+        typer.Option("--shard", help="I/N: export only shard I of N (run N of these at once)."),
+    ] = None,
+    output_endpoint: Annotated[
+        str | None,
+        typer.Option("--output-endpoint", help="S3-compatible endpoint URL for the output."),
+    ] = None,
+    output_region: Annotated[
+        str | None, typer.Option("--output-region", help="Region of the output bucket.")
+    ] = None,
+    config: ConfigOpt = None,
+    storage: StorageOpt = None,
+    cache_dir: CacheDirOpt = None,
+    no_cache: NoCacheOpt = False,
+    concurrency: ConcurrencyOpt = None,
+    debug: DebugOpt = False,
+) -> None:
+    """Export the history as a dataset: one folder of Parquet/CSV/JSONL files per table."""
+    from perstack_logq.views.catalog import parse_time_bound
+    from perstack_logq.views.export import (
+        ExportFormat,
+        ExportOptions,
+        PartitionMode,
+        ProgressBar,
+        Shard,
+        export_dataset,
+        parse_tables,
+    )
+
+    def choice(option: str, value: str, kind: Any) -> Any:
+        try:
+            return kind(value)
+        except ValueError:
+            allowed = ", ".join(k.value for k in kind)
+            raise UsageError(
+                f"Invalid value for {option}: {value!r} (allowed: {allowed})"
+            ) from None
+
+    options = ExportOptions(
+        output=output,
+        tables=parse_tables(tables),
+        format=choice("--format", fmt, ExportFormat),
+        partition_by=choice("--partition-by", partition_by, PartitionMode),
+        since=parse_time_bound("--since", since) if since else None,
+        until=parse_time_bound("--until", until) if until else None,
+        incremental=incremental,
+        shard=Shard.parse(shard) if shard else Shard(),
+        output_endpoint=output_endpoint,
+        output_region=output_region,
+    )
+    common = _common(ctx).merged(
+        config=config,
+        storage=storage,
+        cache_dir=cache_dir,
+        no_cache=no_cache,
+        concurrency=concurrency,
+    )
+    progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    with common.open() as history:
+        report = export_dataset(history, options, progress=progress)
+    rows = ", ".join(f"{table} {count:,}" for table, count in report.rows_written.items())
+    print(
+        f"Exported {report.jobs_written:,} job(s) to {report.location} "
+        f"(shard {options.shard.index}/{options.shard.count}: {report.jobs_listed:,} job(s) "
+        f"listed in {report.manifest})"
+    )
+    print(
+        f"{report.files_written:,} file(s) written, {report.files_removed:,} removed"
+        + (f"; rows: {rows}" if rows else "")
+    )
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 
