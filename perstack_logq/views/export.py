@@ -556,23 +556,23 @@ def _quote(identifier: str) -> str:
 
 
 def _select_list(columns: list[tuple[str, str]], fmt: ExportFormat) -> str:
-    """The table's columns as the format can hold them (same names, same order)."""
-    if fmt is ExportFormat.parquet:
-        return ", ".join(f"t.{_quote(name)}" for name, _ in columns)
-    if fmt is ExportFormat.csv:
-        # Lists and structs as JSON text, which every CSV reader can parse further.
-        return ", ".join(
-            f"to_json(t.{_quote(n)}) AS {_quote(n)}" if _is_nested(t) else f"t.{_quote(n)}"
-            for n, t in columns
-        )
-    # JSON Lines: one object per row; JSON columns stay strings, like in the other formats.
-    fields = ", ".join(
-        f"{_quote(n)} := CAST(t.{_quote(n)} AS VARCHAR)"
-        if t == "JSON"
-        else f"{_quote(n)} := t.{_quote(n)}"
-        for n, t in columns
-    )
-    return f"to_json(struct_pack({fields})) AS line"
+    """The table's columns as the format can hold them (same names, same order).
+
+    JSON columns become plain text holding JSON in every format: DuckDB's Parquet JSON type
+    has no UTF-8 annotation, and Polars would read it as bytes.
+    """
+    expressions = []
+    for name, sql_type in columns:
+        column = f"t.{_quote(name)}"
+        if sql_type == "JSON":
+            column = f"CAST({column} AS VARCHAR)"
+        elif fmt is ExportFormat.csv and _is_nested(sql_type):
+            column = f"CAST(to_json({column}) AS VARCHAR)"  # lists as JSON text in CSV
+        expressions.append((name, column))
+    if fmt is ExportFormat.jsonl:
+        fields = ", ".join(f"{_quote(name)} := {column}" for name, column in expressions)
+        return f"to_json(struct_pack({fields})) AS line"
+    return ", ".join(f"{column} AS {_quote(name)}" for name, column in expressions)
 
 
 def _is_nested(sql_type: str) -> bool:
