@@ -46,8 +46,8 @@ class FileSystemStorage(Storage):
             ) from None
         except NotADirectoryError:
             raise StorageError(
-                f"Storage path is not a directory: {self.root} (point {_WHERE_TO_SET} at the "
-                "directory that holds jobs/)"
+                f"Storage path is not a directory: {self.root} (the store is the directory "
+                f"that holds jobs/; set {_WHERE_TO_SET})"
             ) from None
         except OSError as exc:
             raise StorageError(
@@ -128,6 +128,8 @@ class FileSystemStorage(Storage):
         try:
             fd = os.open(self.root / key, _OPEN_FLAGS)
         except OSError as exc:
+            if exc.errno == errno.ELOOP:  # O_NOFOLLOW's answer for a symlink
+                return ReadFailure(key, "is a symbolic link")
             return ReadFailure(key, _reason(exc))
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
@@ -157,8 +159,6 @@ def _is_safe_key(key: str, *, allow_empty: bool) -> bool:
 
 
 def _reason(exc: OSError) -> str:
-    if exc.errno == errno.ELOOP:
-        return "is a symbolic link"  # O_NOFOLLOW's answer for a symlink
     if isinstance(exc, FileNotFoundError):
         return "not found"
     if isinstance(exc, PermissionError):
