@@ -9,13 +9,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from reliability_support import Result, cli
+from reliability_support import Result, cli, copy_fixture_store
 
 from perstack_logq.errors import UsageError
 from perstack_logq.storage.layout import validate_identifier
 from perstack_logq.views.log import LogRequest
 
 USAGE, STORAGE, QUERY = 2, 3, 4
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One copy for the module: every command checks it is left as it was."""
+    return copy_fixture_store(tmp_path_factory.mktemp("user-input") / "store")
 
 
 def _one_error_line(result: Result, code: int, *fragments: str) -> str:
@@ -42,9 +48,9 @@ def _one_error_line(result: Result, code: int, *fragments: str) -> str:
     ],
 )
 def test_identifiers_that_could_escape_are_refused(
-    store_copy: Path, option: str, value: str, problem: str
+    store: Path, option: str, value: str, problem: str
 ) -> None:
-    result = cli("--storage", str(store_copy), "--no-cache", option, value, store=store_copy)
+    result = cli("--storage", str(store), "--no-cache", option, value, store=store)
     _one_error_line(result, USAGE, f"Invalid value for {option}", problem)
 
 
@@ -128,9 +134,9 @@ def test_missing_config_file(tmp_path: Path) -> None:
     ],
 )
 def test_bad_options_are_usage_errors(
-    store_copy: Path, args: tuple[str, ...], fragments: tuple[str, ...]
+    store: Path, args: tuple[str, ...], fragments: tuple[str, ...]
 ) -> None:
-    result = cli("--storage", str(store_copy), "--no-cache", *args, store=store_copy)
+    result = cli("--storage", str(store), "--no-cache", *args, store=store)
     _one_error_line(result, USAGE, *fragments)
 
 
@@ -156,10 +162,10 @@ def test_bad_options_are_usage_errors(
         ),
     ],
 )
-def test_bad_sql_is_a_query_error(store_copy: Path, sql: str, fragments: tuple[str, ...]) -> None:
-    result = cli("--storage", str(store_copy), "--no-cache", "query", sql, store=store_copy)
+def test_bad_sql_is_a_query_error(store: Path, sql: str, fragments: tuple[str, ...]) -> None:
+    result = cli("--storage", str(store), "--no-cache", "query", sql, store=store)
     _one_error_line(result, QUERY, *fragments)
-    assert not (store_copy / "x.csv").exists()
+    assert not (store / "x.csv").exists()
 
 
 @pytest.mark.parametrize(
@@ -188,10 +194,10 @@ def test_malformed_storage_location_is_a_usage_error(
     _one_error_line(cli("--storage", location, "--no-cache"), USAGE, *fragments)
 
 
-def test_exit_codes_through_the_installed_script(store_copy: Path) -> None:
+def test_exit_codes_through_the_installed_script(store: Path) -> None:
     """The same codes from the console script a user runs (not only from main())."""
-    usage = cli("--storage", str(store_copy), "--no-cache", "--job", "../x", process=True)
-    storage = cli("--storage", str(store_copy / "missing"), "--no-cache", process=True)
-    query = cli("--storage", str(store_copy), "--no-cache", "query", "SELEC", process=True)
+    usage = cli("--storage", str(store), "--no-cache", "--job", "../x", process=True)
+    storage = cli("--storage", str(store / "missing"), "--no-cache", process=True)
+    query = cli("--storage", str(store), "--no-cache", "query", "SELEC", process=True)
     for result, code in ((usage, USAGE), (storage, STORAGE), (query, QUERY)):
         _one_error_line(result, code)
