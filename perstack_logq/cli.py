@@ -152,12 +152,13 @@ def log(
     take_value = DEFAULT_TAKE if take is None else filters.parse_non_negative_int("--take", take)
     offset_value = 0 if offset is None else filters.parse_non_negative_int("--offset", offset)
     context_value = 0 if context is None else filters.parse_non_negative_int("--context", context)
+    # Like the original (commander), an empty value means the option was not given.
     request = LogRequest(
-        job=job,
-        run=run,
-        checkpoint=checkpoint,
+        job=job or None,
+        run=run or None,
+        checkpoint=checkpoint or None,
         step=filters.parse_step_filter(step) if step else None,
-        type=event_type,
+        type=event_type or None,
         errors=errors,
         tools=tools,
         delegations=delegations,

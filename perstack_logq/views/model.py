@@ -16,7 +16,9 @@ class LogSummary:
     error_count: int
     tool_call_count: int
     delegation_count: int
-    step_range: tuple[int, int] | None  # (min, max); None when there are no events
+    # (min, max); None when there are no events. Floats (even NaN) where the data holds a
+    # non-integer step number: the original computes it with Math.min/Math.max.
+    step_range: tuple[int | float, int | float] | None
 
 
 @dataclass(frozen=True)
