@@ -61,6 +61,10 @@ ConcurrencyOpt = Annotated[
     typer.Option("--concurrency", min=1, max=256, help="Parallel reads for S3/R2 (default 32)."),
 ]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
+ShowSkippedOpt = Annotated[
+    bool,
+    typer.Option("--show-skipped", help="List the store's files that could not be decoded."),
+]
 
 
 @dataclass
@@ -70,6 +74,7 @@ class Common:
     cache_dir: Path | None = None
     no_cache: bool = False
     concurrency: int | None = None
+    show_skipped: bool = False
 
     def merged(self, **given: Any) -> Common:
         """Options given to a subcommand win over the same options given to ``log``."""
@@ -90,6 +95,19 @@ class Common:
 
 def _common(ctx: typer.Context) -> Common:
     return ctx.obj if isinstance(ctx.obj, Common) else Common()
+
+
+def _report_skipped(history: Any, common: Common, job_ids: list[str] | None = None) -> None:
+    """One warning line on stderr when files were skipped; the list with --show-skipped."""
+    from perstack_logq.views.skipped import skipped_rows, skipped_summary
+
+    if common.show_skipped:
+        for row in skipped_rows(history.database, job_ids):
+            print(f"skipped: {row}", file=sys.stderr)
+        return
+    summary = skipped_summary(history.database, job_ids)
+    if summary:
+        logging.getLogger("perstack_logq").warning(summary)
 
 
 # -- perstack log (the original view) ---------------------------------------------------------
@@ -140,9 +158,10 @@ def log(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = None,
+    show_skipped: ShowSkippedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
-    ctx.obj = Common(config, storage, cache_dir, no_cache, concurrency)
+    ctx.obj = Common(config, storage, cache_dir, no_cache, concurrency, show_skipped)
     if ctx.invoked_subcommand is not None:
         return
     from perstack_logq.views import filters, render
@@ -169,13 +188,16 @@ def log(
     )
     with ctx.obj.open() as history:
         output = build_log(history.database, request)
-    if output is None:
-        print("No data found")
-        return
-    if as_json:
-        print(render.format_json(output, pretty=pretty))
-    else:
-        print(render.format_terminal(output, verbose=verbose, messages=messages, summary=summary))
+        if output is None:
+            print("No data found")
+            return
+        if as_json:
+            print(render.format_json(output, pretty=pretty))
+        else:
+            print(
+                render.format_terminal(output, verbose=verbose, messages=messages, summary=summary)
+            )
+        _report_skipped(history, ctx.obj, [output.job["id"]])
 
 
 # -- shared output options for tabular commands -----------------------------------------------
@@ -240,6 +262,7 @@ def jobs_command(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = None,
+    show_skipped: ShowSkippedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """List the jobs of the store, newest first."""
@@ -259,6 +282,7 @@ def jobs_command(
         cache_dir=cache_dir,
         no_cache=no_cache,
         concurrency=concurrency,
+        show_skipped=show_skipped,
     )
     with common.open() as history:
         relation = list_jobs(history.database, job_filter)
@@ -266,6 +290,7 @@ def jobs_command(
             _print_jobs_table(history.storage_info, relation)
         else:
             _emit(relation, chosen, output)
+        _report_skipped(history, common)
 
 
 def _print_jobs_table(storage_info: Any, relation: Any) -> None:
@@ -295,6 +320,7 @@ def info_command(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = None,
+    show_skipped: ShowSkippedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Show the storage and what it holds: jobs, runs, checkpoints, events, bytes."""
@@ -307,6 +333,7 @@ def info_command(
         cache_dir=cache_dir,
         no_cache=no_cache,
         concurrency=concurrency,
+        show_skipped=show_skipped,
     )
     with common.open() as history:
         info = store_info(history.database)
@@ -357,6 +384,7 @@ def query_command(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = None,
+    show_skipped: ShowSkippedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Run SQL (read-only, sandboxed) over the whole history, or a canned query by --name."""
@@ -377,10 +405,12 @@ def query_command(
         cache_dir=cache_dir,
         no_cache=no_cache,
         concurrency=concurrency,
+        show_skipped=show_skipped,
     )
     with common.open() as history:
         if not no_sync:
             history.sync(progress=_progress_printer(chosen.value))
+        _report_skipped(history, common)
         relation = run_user_sql(history.database, sql, params)
         _emit(relation, chosen, output)
 
@@ -420,16 +450,22 @@ def sync_command(
     storage: StorageOpt = None,
     cache_dir: CacheDirOpt = None,
     concurrency: ConcurrencyOpt = None,
+    show_skipped: ShowSkippedOpt = False,
     debug: DebugOpt = False,
 ) -> None:
     """Bring the local cache up to date, reading only new or changed objects."""
     common = _common(ctx).merged(
-        config=config, storage=storage, cache_dir=cache_dir, concurrency=concurrency
+        config=config,
+        storage=storage,
+        cache_dir=cache_dir,
+        concurrency=concurrency,
+        show_skipped=show_skipped,
     )
     if common.no_cache:
         raise UsageError("--no-cache and sync contradict each other: sync fills the cache")
     with common.open() as history:
         report = history.sync(progress=_progress_printer("table"))
+        _report_skipped(history, common)
     print(
         f"Storage: {history.storage_info}\n"
         f"listed {report.listed:,} objects, read {report.read:,}, forgot {report.removed:,}"
