@@ -11,8 +11,10 @@ sync completes.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import duckdb
 import pyarrow as pa
@@ -46,6 +48,10 @@ _FLUSH_ROWS = 50_000
 ProgressCallback = Callable[["SyncProgress"], None]
 
 
+class ObjectReader(Protocol):
+    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]: ...
+
+
 @dataclass
 class SyncProgress:
     objects_total: int = 0
@@ -67,7 +73,12 @@ def _create_table_sql(table: schema.Table) -> str:
 
 
 class Database:
-    """A DuckDB database over one store. ``path=None`` keeps it in memory."""
+    """A DuckDB database over one store. ``path=None`` keeps it in memory.
+
+    ``direct_reads``: fetch S3/R2 object bodies with DuckDB httpfs (engine/httpfs.py) instead
+    of the storage's boto3 client; the decoder and the tables are the same either way. It has
+    no effect on a filesystem store.
+    """
 
     def __init__(
         self,
@@ -76,9 +87,11 @@ class Database:
         path: Path | None = None,
         memory_limit: str | None = None,
         temp_directory: Path | None = None,
+        direct_reads: bool = False,
     ) -> None:
         self.storage = storage
         self.path = path
+        self.direct_reads = direct_reads
         config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
         if memory_limit:
             config["memory_limit"] = memory_limit
@@ -152,29 +165,49 @@ class Database:
             progress(state)
         decoder = StoreDecoder()
         decoded_keys: list[str] = []
-        for chunk in self._pending_chunks():
-            for key, body in self.storage.read_objects(chunk):
-                state.objects_done += 1
-                if isinstance(body, ReadFailure):
-                    # Not in the manifest: the next sync tries it again.
-                    decoder.skip(key, "unreadable", body.reason)
-                    report.unreadable.append(key)
-                    continue
-                decoder.add(key, body)
-                decoded_keys.append(key)
-                state.bytes_done += len(body)
-                if decoder.pending_bytes >= _FLUSH_BYTES or len(decoded_keys) >= _FLUSH_ROWS:
-                    self._commit(decoder, decoded_keys)
-                    report.read += len(decoded_keys)
-                    decoded_keys = []
-            if progress:
-                progress(state)
+        with self._object_reader(total) as reader:
+            for chunk in self._pending_chunks():
+                for key, body in reader.read_objects(chunk):
+                    state.objects_done += 1
+                    if isinstance(body, ReadFailure):
+                        # Not in the manifest: the next sync tries it again.
+                        decoder.skip(key, "unreadable", body.reason)
+                        report.unreadable.append(key)
+                        continue
+                    decoder.add(key, body)
+                    decoded_keys.append(key)
+                    state.bytes_done += len(body)
+                    if decoder.pending_bytes >= _FLUSH_BYTES or len(decoded_keys) >= _FLUSH_ROWS:
+                        self._commit(decoder, decoded_keys)
+                        report.read += len(decoded_keys)
+                        decoded_keys = []
+                if progress:
+                    progress(state)
         self._commit(decoder, decoded_keys)
         report.read += len(decoded_keys)
         con.execute("DROP TABLE IF EXISTS _sync_pending")
         con.execute("DROP TABLE IF EXISTS _sync_stale")
         con.execute("DROP TABLE IF EXISTS _sync_listing")
         return report
+
+    @contextmanager
+    def _object_reader(self, pending: int) -> Iterator[ObjectReader]:
+        """Where bodies come from: the storage itself, or httpfs when asked (and worth it)."""
+        if not (self.direct_reads and pending):
+            yield self.storage
+            return
+        # Imported here: httpfs needs boto3 and the extension, which a filesystem user lacks.
+        from perstack_logq.engine.httpfs import DirectReader
+        from perstack_logq.storage.s3 import ObjectStoreStorage
+
+        if not isinstance(self.storage, ObjectStoreStorage):
+            yield self.storage
+            return
+        reader = DirectReader(self.storage)
+        try:
+            yield reader
+        finally:
+            reader.close()
 
     def _load_listing(self, listing: Iterator[ObjectInfo], *, full: bool) -> int:
         con = self.connection
