@@ -1,0 +1,155 @@
+"""The Python API: connect(...) on any backend, .sql() relations, every table as Polars."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+import polars as pl
+import pyarrow as pa
+import pytest
+from support import FIXTURE_BUCKET, FIXTURE_PREFIX, FIXTURE_STORE, R2_ACCOUNT_ID
+from support.moto_server import DUMMY_KEY_ID, DUMMY_SECRET, REGION
+
+from perstack_logq.api import TABLES, VIEWS, History, connect
+from perstack_logq.config import R2Config
+from perstack_logq.decode.schema import TABLES_BY_NAME
+
+ROWS = {
+    "jobs": 11,
+    "runs": 18,
+    "messages": None,  # checked below: one row per message per checkpoint
+    "job_files": 11,
+    "checkpoints": 30,
+    "run_settings": 18,
+    "events": 145,
+    "steps": 30,
+    "tool_calls": 23,
+    "tool_results": 11,
+    "skipped_files": 0,
+}
+
+
+@pytest.fixture(scope="module", params=["filesystem", "s3", "r2"])
+def history(
+    request: pytest.FixtureRequest,
+    moto_fixture_store: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[History]:
+    """The fixture store opened the way a notebook would: a path, an s3:// URL, an R2Config.
+
+    Read once per module; the credentials are in the environment only while it is read.
+    """
+    with pytest.MonkeyPatch.context() as env:
+        home = tmp_path_factory.mktemp("aws")
+        env.setenv("AWS_CONFIG_FILE", str(home / "aws-config"))
+        env.setenv("AWS_SHARED_CREDENTIALS_FILE", str(home / "aws-credentials"))
+        env.setenv("AWS_EC2_METADATA_DISABLED", "true")
+        if request.param == "filesystem":
+            opened = connect(str(FIXTURE_STORE), cache=False)
+        elif request.param == "s3":
+            env.setenv("AWS_ACCESS_KEY_ID", DUMMY_KEY_ID)
+            env.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
+            env.setenv("AWS_DEFAULT_REGION", REGION)
+            env.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
+            opened = connect(f"s3://{FIXTURE_BUCKET}/{FIXTURE_PREFIX}", cache=False)
+        else:
+            env.setenv("R2_ACCESS_KEY_ID", DUMMY_KEY_ID)
+            env.setenv("R2_SECRET_ACCESS_KEY", DUMMY_SECRET)
+            opened = connect(
+                R2Config(
+                    account_id=R2_ACCOUNT_ID,
+                    bucket=FIXTURE_BUCKET,
+                    prefix=FIXTURE_PREFIX,
+                    endpoint=moto_fixture_store,
+                ),
+                cache=False,
+            )
+        opened.sync()
+    with opened:
+        yield opened
+
+
+def test_sql_gives_a_duckdb_relation_in_every_form(history: History) -> None:
+    relation = history.sql(
+        "SELECT type, count(*) AS n FROM events WHERE type LIKE $pattern "
+        "GROUP BY type ORDER BY n, type",
+        {"pattern": "stopRunBy%"},
+    )
+    expected = [
+        ("stopRunByExceededMaxSteps", 1),
+        ("stopRunByInteractiveTool", 1),
+        ("stopRunByDelegate", 2),
+        ("stopRunByError", 3),
+    ]
+    assert relation.fetchall() == expected
+    frame = relation.pl()
+    assert isinstance(frame, pl.DataFrame)
+    assert frame.rows() == expected
+    arrow = relation.arrow()
+    assert isinstance(arrow, pa.Table | pa.RecordBatchReader)
+    arrow_table = arrow if isinstance(arrow, pa.Table) else arrow.read_all()
+    assert arrow_table.column_names == ["type", "n"]
+    assert arrow_table.num_rows == 4
+    pandas_frame = relation.df()
+    assert isinstance(pandas_frame, pd.DataFrame)
+    assert pandas_frame["n"].sum() == 7
+
+
+def test_every_table_is_a_polars_frame(history: History) -> None:
+    assert set(TABLES) == {*VIEWS, *TABLES_BY_NAME}
+    for name in TABLES:
+        frame = getattr(history, name)
+        assert isinstance(frame, pl.DataFrame), name
+        assert frame.columns == history.sql(f"SELECT * FROM {name} LIMIT 0").columns, name
+        if ROWS[name] is not None:
+            assert frame.height == ROWS[name], name
+        assert history.table(name).shape == frame.shape
+    # Columns of the data tables are exactly the schema's, in its order.
+    for name, table in TABLES_BY_NAME.items():
+        assert getattr(history, name).columns == table.column_names
+    # Every checkpoint's messages, one row each.
+    counts = history.sql("SELECT sum(message_count) FROM checkpoints").fetchone()[0]
+    assert history.messages.height == counts
+
+
+def test_frames_hold_the_values(history: History) -> None:
+    jobs = history.jobs
+    failing = jobs.filter(pl.col("status") == "stoppedByError")
+    assert failing.height == 3
+    assert failing["total_tokens"].to_list() == [0, 0, 0]
+    assert jobs["total_tokens"].sum() == 4212
+    tools = history.tool_calls.group_by("tool_name").len().sort("tool_name")
+    assert dict(tools.rows())["readTextFile"] == 7
+    assert history.steps["total_tokens"].sum() == 4212
+
+
+def test_unknown_names_are_refused(history: History) -> None:
+    with pytest.raises(AttributeError):
+        _ = history.no_such_table
+    with pytest.raises(KeyError, match="no table 'nope'"):
+        history.table("nope")
+
+
+def test_cache_persists_between_connections(tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    with connect(str(FIXTURE_STORE), cache_dir=cache_dir) as first:
+        assert first.sql("SELECT count(*) FROM events").fetchone() == (145,)
+    assert list(cache_dir.glob("*.duckdb"))
+    # sync=False answers from the cache as it is, without reading the store.
+    with connect(str(FIXTURE_STORE), cache_dir=cache_dir, sync=False) as second:
+        assert second.sql("SELECT count(*) FROM events").fetchone() == (145,)
+        assert second.jobs.height == 11
+    # Without a cache and without a sync there is nothing to answer from.
+    with connect(str(FIXTURE_STORE), cache=False, sync=False) as empty:
+        assert empty.sql("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+def test_sync_reports_what_it_read() -> None:
+    with connect(str(FIXTURE_STORE), cache=False, sync=False) as history:
+        report = history.sync()
+        assert report.read == report.listed == 11 + 30 + 18 + 145
+        assert report.unreadable == []
+        again = history.sync()
+        assert again.read == 0
