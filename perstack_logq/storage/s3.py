@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import random
 import re
+import time
 from collections.abc import Iterable, Iterator, Mapping
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from itertools import islice
@@ -51,6 +53,12 @@ _BODY_ERRORS = (
     boto_errors.ReadTimeoutError,
     boto_errors.ConnectionClosedError,
 )
+# Backoff between those body retries: full jitter, like botocore's own (rand * base * 2**i).
+_BODY_RETRY_BASE = 0.1
+_BODY_RETRY_MAX_DELAY = 5.0
+# Codes that concern the whole store even when one GET meets them.
+_STORE_WIDE_CODES = {"NoSuchBucket", "AllAccessDisabled"} | _INVALID_CREDENTIALS
+_STORE_WIDE_CODES |= _EXPIRED_CREDENTIALS
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\"]+)")
 
 
@@ -106,7 +114,8 @@ class ObjectStoreStorage(Storage):
             signature_version="s3v4",
             connect_timeout=connect_timeout,
             read_timeout=read_timeout,
-            retries={"mode": "standard", "max_attempts": max_attempts},
+            # total_max_attempts counts the first request; botocore's max_attempts does not.
+            retries={"mode": "standard", "total_max_attempts": max_attempts},
             # Every reader thread shares this client; enough pooled connections for all of
             # them means connections are reused instead of reopened per request.
             max_pool_connections=max(concurrency, 10),
@@ -266,16 +275,38 @@ class ObjectStoreStorage(Storage):
                 code = _error_code(exc)
                 if code in _OBJECT_ERROR_REASONS:
                     return ReadFailure(key, _OBJECT_ERROR_REASONS[code])
-                raise self._storage_error(exc) from exc
+                raise self._read_error(key, exc) from exc
             except boto_errors.BotoCoreError as exc:
-                raise self._storage_error(exc) from exc
+                raise self._read_error(key, exc) from exc
             try:
                 return response["Body"].read()
-            except _BODY_ERRORS as exc:
+            except _BODY_ERRORS:
                 # botocore retries the request, not a body cut mid-stream: retry it here.
                 if attempt >= self.max_attempts:
-                    return ReadFailure(key, f"connection lost while reading: {_short_reason(exc)}")
+                    return ReadFailure(
+                        key, f"connection lost while reading, gave up after {attempt} attempts"
+                    )
+                delay = min(_BODY_RETRY_MAX_DELAY, _BODY_RETRY_BASE * 2 ** (attempt - 1))
+                time.sleep(random.random() * delay)
                 attempt += 1
+
+    def _read_error(self, key: str, exc: Exception) -> StorageError:
+        """One line for a GET that failed for good, once botocore's retries are spent: a
+        store-wide cause names the store, anything else (5xx, throttling, read timeouts, lost
+        connections) names the object."""
+        if isinstance(exc, boto_errors.ClientError) and _error_code(exc) not in _STORE_WIDE_CODES:
+            metadata = exc.response.get("ResponseMetadata", {})
+            attempts = int(metadata.get("RetryAttempts", 0)) + 1
+            status = metadata.get("HTTPStatusCode")
+            reason = f"{_error_code(exc)}" + (f" (HTTP {status})" if status else "")
+        elif isinstance(exc, boto_errors.ConnectionClosedError | boto_errors.ReadTimeoutError):
+            # Reached the endpoint, lost this answer (an unreachable endpoint is store-wide).
+            attempts, reason = self.max_attempts, _short_reason(exc)
+        else:
+            return self._storage_error(exc)
+        return StorageError(
+            f"Cannot read {self.url_for(key)}: {reason}, gave up after {attempts} attempts"
+        )
 
     def _storage_error(self, exc: Exception) -> StorageError:
         """One line naming the store and what to do, for a store-wide failure."""

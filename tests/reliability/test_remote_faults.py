@@ -1,0 +1,257 @@
+"""Faults of a remote store, injected over real HTTP by fault_proxy in front of moto's server.
+
+Transient faults (HTTP 500, 503 SlowDown, read timeouts, connection resets, truncated bodies)
+are retried with exponential backoff and full jitter up to the attempt limit, then end in one
+line naming the key. Faults that retrying cannot fix (AccessDenied, NoSuchBucket, bad or
+expired credentials) end in one line at once, after a single request.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import orjson
+import pytest
+from fault_proxy import Fault, FaultProxy, running_fault_proxy
+from reliability_support import Result, cli
+from support import FIXTURE_BUCKET, FIXTURE_PREFIX
+
+from perstack_logq.config import S3Config
+from perstack_logq.errors import StorageError
+from perstack_logq.storage.base import ReadFailure
+from perstack_logq.storage.s3 import S3Storage
+
+JOB = "mq65x3vs2c09epdmpdo634n5"
+KEY = f"jobs/{JOB}/job.json"
+URL = f"s3://{FIXTURE_BUCKET}/{FIXTURE_PREFIX}"
+STORE_OBJECTS = 204
+
+
+@pytest.fixture(scope="module")
+def proxy(moto_fixture_store: str) -> Iterator[FaultProxy]:
+    with running_fault_proxy(moto_fixture_store) as running:
+        yield running
+
+
+@pytest.fixture
+def faults(proxy: FaultProxy) -> Iterator[FaultProxy]:
+    """The proxy with no fault planned and an empty log; faults are cleared afterwards."""
+    proxy.plan()
+    proxy.clear_log()
+    yield proxy
+    proxy.plan()
+
+
+@pytest.fixture
+def via_proxy(
+    faults: FaultProxy, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> FaultProxy:
+    """``--storage s3://...`` reaches moto through the proxy (boto3's endpoint variable)."""
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", faults.url)
+    return faults
+
+
+def _storage(proxy: FaultProxy, *, max_attempts: int = 3, read_timeout: float = 0.5) -> S3Storage:
+    config = S3Config(
+        bucket=FIXTURE_BUCKET,
+        region="us-east-1",
+        prefix=FIXTURE_PREFIX,
+        endpoint=proxy.url,
+        force_path_style=True,
+    )
+    return S3Storage(config, concurrency=2, max_attempts=max_attempts, read_timeout=read_timeout)
+
+
+def _read_one(storage: S3Storage) -> bytes | ReadFailure:
+    try:
+        ((key, body),) = list(storage.read_objects([KEY]))
+    finally:
+        storage.close()
+    assert key == KEY
+    return body
+
+
+# --- transient faults: retried, with backoff, up to a limit ---------------------------------
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [
+        Fault("error", 500, "InternalError", times=2, path_contains=KEY),
+        Fault("error", 503, "SlowDown", times=2, path_contains=KEY),
+        Fault("reset", times=2, path_contains=KEY),
+        Fault("timeout", times=2, path_contains=KEY, delay=2.0),
+        Fault("truncate", times=2, path_contains=KEY),
+    ],
+    ids=lambda fault: f"{fault.kind}-{fault.code}",
+)
+def test_transient_fault_is_retried_until_it_passes(
+    faults: FaultProxy, aws_test_credentials: None, fault: Fault
+) -> None:
+    faults.plan(replace(fault))  # a copy: the plan counts down
+    body = _read_one(_storage(faults))
+    assert isinstance(body, bytes)
+    assert orjson.loads(body)["id"] == JOB
+    requests = faults.requests(KEY)
+    assert [entry.fault for entry in requests] == [fault.kind, fault.kind, None]
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (Fault("error", 500, "InternalError", times=None), "InternalError (HTTP 500)"),
+        (Fault("error", 503, "SlowDown", times=None), "SlowDown (HTTP 503)"),
+        (Fault("reset", times=None), "connection closed before a response"),
+        (Fault("timeout", times=None, delay=2.0), "no response in time (read timeout)"),
+    ],
+    ids=lambda value: f"{value.kind}-{value.code}" if isinstance(value, Fault) else "",
+)
+def test_persistent_fault_ends_in_one_error_naming_the_key(
+    faults: FaultProxy, aws_test_credentials: None, fault: Fault, reason: str
+) -> None:
+    faults.plan(replace(fault, path_contains=KEY))
+    with pytest.raises(StorageError) as caught:
+        _read_one(_storage(faults, max_attempts=3))
+    assert str(caught.value) == f"Cannot read {URL}{KEY}: {reason}, gave up after 3 attempts"
+    requests = faults.requests(KEY)
+    assert len(requests) == 3  # the limit, no more
+
+
+def test_persistently_truncated_body_is_an_unreadable_file(
+    faults: FaultProxy, aws_test_credentials: None
+) -> None:
+    """Cut bodies are retried by perstack_logq itself (botocore only retries requests); the
+    object is then reported unreadable, and not recorded as read, so the next sync retries."""
+    faults.plan(Fault("truncate", times=None, path_contains=KEY))
+    body = _read_one(_storage(faults, max_attempts=3))
+    assert body == ReadFailure(KEY, "connection lost while reading, gave up after 3 attempts")
+    assert len(faults.requests(KEY)) == 3
+
+
+def test_backoff_has_jitter(faults: FaultProxy, aws_test_credentials: None) -> None:
+    """Throttled requests wait rand(0, 1) * 2**i seconds: retries spread out, not in lockstep."""
+    storage = _storage(faults)
+    try:
+        keys = [info.key for info in storage.list_objects(f"jobs/{JOB}/runs/")][:4]
+        faults.plan(*(Fault("error", 503, "SlowDown", times=1, path_contains=k) for k in keys))
+        bodies = dict(storage.read_objects(keys))
+    finally:
+        storage.close()
+    assert all(isinstance(body, bytes) for body in bodies.values())
+    gaps = []
+    for key in keys:
+        throttled, retried = faults.requests(key)
+        assert (throttled.fault, retried.fault) == ("error", None)
+        gaps.append(retried.at - throttled.at)
+    assert all(0 <= gap <= 2.0 for gap in gaps), gaps
+    assert len({round(gap, 3) for gap in gaps}) > 1, gaps
+
+
+# --- faults that retrying cannot fix: one line at once ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("status", "code", "message"),
+    [
+        (403, "AccessDenied", f"Access denied to {URL}: the credentials in use may not list"),
+        (404, "NoSuchBucket", f"Bucket not found: s3://{FIXTURE_BUCKET}/ (check [storage.s3]"),
+        (403, "InvalidAccessKeyId", f"Access denied to {URL}: invalid credentials"),
+        (403, "SignatureDoesNotMatch", f"Access denied to {URL}: invalid credentials"),
+        (400, "ExpiredToken", f"Access denied to {URL}: the credentials have expired"),
+    ],
+)
+def test_permanent_fault_is_one_line_without_retries(
+    via_proxy: FaultProxy, status: int, code: str, message: str
+) -> None:
+    via_proxy.plan(Fault("error", status, code, times=None))
+    result = cli("--storage", URL, "--no-cache")
+    assert result.returncode == 3, result.stderr
+    assert result.error_lines == [result.stderr.strip()]
+    assert result.stderr.startswith(f"Error: {message}")
+    assert len(via_proxy.requests()) == 1  # no retry storm
+    assert "Traceback" not in result.stderr
+
+
+def test_access_denied_on_one_object_skips_only_that_object(via_proxy: FaultProxy) -> None:
+    via_proxy.plan(
+        Fault("error", 403, "AccessDenied", times=None, method="GET", path_contains=f"{KEY}")
+    )
+    result = cli(
+        "--storage",
+        URL,
+        "--no-cache",
+        "query",
+        "--format",
+        "json",
+        "SELECT (SELECT count(*) FROM events) AS events, "
+        "(SELECT list(source_key || ' ' || reason) FROM skipped_files) AS skipped",
+    )
+    assert result.returncode == 0, result.stderr
+    assert orjson.loads(result.stdout) == [{"events": 145, "skipped": [f"{KEY} unreadable"]}]
+    assert len(via_proxy.requests(KEY)) == 1
+
+
+# --- an interrupted sync loses nothing ---------------------------------------------------------
+
+
+def _counts(cache_dir: Path) -> Result:
+    return cli(
+        "--storage",
+        URL,
+        "--cache-dir",
+        str(cache_dir),
+        "query",
+        "--no-sync",
+        "--format",
+        "json",
+        "SELECT (SELECT count(*) FROM events) AS events, "
+        "(SELECT count(*) FROM checkpoints) AS checkpoints, "
+        "(SELECT count(*) FROM job_files) AS jobs, "
+        "(SELECT count(*) FROM skipped_files) AS skipped, "
+        "(SELECT count(*) FROM _objects) AS objects",
+    )
+
+
+def test_sync_interrupted_by_a_fault_is_completed_by_the_next(
+    via_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    cache = tmp_path / "cache"
+    # Credentials revoked halfway through: the sync stops at once, naming the store.
+    via_proxy.plan(
+        Fault(
+            "error",
+            403,
+            "InvalidAccessKeyId",
+            times=None,
+            method="GET",
+            path_contains=f"jobs/{JOB}/runs/",
+        )
+    )
+    first = cli("--storage", URL, "--cache-dir", str(cache), "sync")
+    assert first.returncode == 3, first.stderr
+    assert first.error_lines == [
+        f"Error: Access denied to {URL}: invalid credentials (InvalidAccessKeyId)"
+    ]
+    via_proxy.plan()
+    second = cli("--storage", URL, "--cache-dir", str(cache), "sync")
+    assert second.returncode == 0, second.stderr
+    after = _counts(cache)
+    assert after.returncode == 0, after.stderr
+    assert orjson.loads(after.stdout) == [
+        {"events": 145, "checkpoints": 30, "jobs": 11, "skipped": 0, "objects": STORE_OBJECTS}
+    ]
+
+
+def test_a_throttled_read_in_the_cli_names_the_key(via_proxy: FaultProxy) -> None:
+    """Through the CLI's own limit (5 attempts): 500s back off in tens of milliseconds."""
+    via_proxy.plan(
+        Fault("error", 500, "InternalError", times=None, method="GET", path_contains=KEY)
+    )
+    result = cli("--storage", URL, "--no-cache", "--job", JOB)
+    assert result.returncode == 3
+    assert result.error_lines == [
+        f"Error: Cannot read {URL}{KEY}: InternalError (HTTP 500), gave up after 5 attempts"
+    ]
+    assert len(via_proxy.requests(KEY)) == 5
