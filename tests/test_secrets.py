@@ -58,7 +58,7 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> Store:
     # The test means something only if the store really holds them.
     raw = "".join(path.read_text("utf-8") for path in root.rglob("run-setting.json"))
     assert planted.secrets and all(secret in raw for secret in planted.secrets)
-    where = set()
+    where: set[str] = set()
     for path in root.rglob("run-setting.json"):
         setting = json.loads(path.read_text("utf-8"))
         where |= {key for key, value in setting.items() if PLANTED_SECRET_MARKER in str(value)}
