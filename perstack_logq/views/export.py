@@ -663,7 +663,7 @@ def export_dataset(
         listed_before = {f["path"] for f in own["files"]} if own else set()
         report.files_removed = _remove_unlisted(target, options.shard, listed_before)
 
-        history.sync(progress=_sync_progress(progress))
+        _sync(history, options.shard, progress)
         con = history.database.connection
         previous = own["jobs"] if (own and options.incremental) else []
         _prepare_jobs(con, options, previous)
@@ -781,10 +781,24 @@ def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _sync_progress(progress: ExportProgressCallback | None) -> Callable[[Any], None] | None:
-    if progress is None:
-        return None
-    return lambda state: progress(ExportProgress("sync", state.objects_done, state.objects_total))
+def _sync(history: Any, shard: Shard, progress: ExportProgressCallback | None) -> None:
+    """Bring the tables up to date: the whole store, or only the jobs of one shard.
+
+    A shard reads only its own jobs' objects, so N machines share the reading too. Jobs the
+    database knows but the store no longer has are synced as well, which forgets them.
+    """
+
+    def report(state: Any) -> None:
+        if progress:
+            progress(ExportProgress("sync", state.objects_done, state.objects_total))
+
+    if shard.count == 1:
+        history.sync(progress=report)
+        return
+    known = history.database.connection.execute("SELECT DISTINCT job_id FROM _objects").fetchall()
+    job_ids = {*history.storage.list_job_ids(), *(job_id for (job_id,) in known)}
+    mine = sorted(job_id for job_id in job_ids if shard_of(job_id, shard.count) == shard.index)
+    history.database.sync(mine, progress=report)
 
 
 # -- reading back -------------------------------------------------------------------------------

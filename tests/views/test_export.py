@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +22,11 @@ from support import FIXTURE_STORE
 from support.moto_server import client, create_bucket
 
 from perstack_logq.api import History, connect
+from perstack_logq.cli import main
 from perstack_logq.engine.database import Database
 from perstack_logq.errors import UsageError
-from perstack_logq.storage.base import Storage
+from perstack_logq.storage.base import ReadFailure, Storage
+from perstack_logq.storage.filesystem import FileSystemStorage
 from perstack_logq.synth import (
     PLANTED_SECRET_MARKER,
     DirectoryWriter,
@@ -361,6 +363,32 @@ def test_four_shard_processes_equal_one_full_export(
     assert parquet_files(sharded) == listed_files(sharded)
 
 
+class CountingStorage(FileSystemStorage):
+    """A filesystem store that remembers which objects were read."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.read_keys: list[str] = []
+
+    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+        for key, body in super().read_objects(keys):
+            self.read_keys.append(key)
+            yield key, body
+
+
+def test_a_shard_reads_only_its_own_jobs(
+    synth_store: tuple[Path, GenerationReport], tmp_path: Path
+) -> None:
+    store, report = synth_store
+    storage = CountingStorage(store)
+    with history_over(storage) as history:
+        result = export_dataset(history, ExportOptions(output=str(tmp_path), shard=Shard(1, 4)))
+    mine = {job for job in report.job_ids if shard_of(job, 4) == 1}
+    assert result.jobs_written == len(mine) > 0
+    assert storage.read_keys
+    assert {key.split("/")[1] for key in storage.read_keys} <= mine
+
+
 def test_shard_rule_matches_duckdb(synth_history: History) -> None:
     """The SQL that picks a shard's jobs and the documented Python rule agree."""
     rows = synth_history.sql(
@@ -473,14 +501,13 @@ def test_no_fixture_credential_in_export(tmp_path: Path) -> None:
 # -- the command line -----------------------------------------------------------------------------
 
 
-def test_cli_export_and_its_errors(tmp_path: Path) -> None:
+def test_cli_export_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    base = ("--storage", str(FIXTURE_STORE), "--no-cache")
-    done = run_cli(*base, "-o", str(out), "--tables", "jobs,events", "--format", "csv")
-    stdout, stderr = done.communicate(timeout=60)
-    assert done.returncode == 0, stderr.decode()
-    assert f"Exported 11 job(s) to {out}" in stdout.decode()
-    assert "rows: jobs 11, events 145" in stdout.decode()
+    base = ["log", "export", "--storage", str(FIXTURE_STORE), "--no-cache", "-o", str(out)]
+    assert main([*base, "--tables", "jobs,events", "--format", "csv"]) == 0
+    stdout = capsys.readouterr().out
+    assert f"Exported 11 job(s) to {out}" in stdout
+    assert "rows: jobs 11, events 145" in stdout
     assert sorted(p.name for p in out.iterdir()) == ["_manifest", "events", "jobs"]
     for args, message in [
         (("--shard", "4/4"), "Invalid value for --shard: '4/4'"),
@@ -488,8 +515,8 @@ def test_cli_export_and_its_errors(tmp_path: Path) -> None:
         (("--tables", "jobs,nope"), "Invalid value for --tables: 'jobs,nope'"),
         (("--partition-by", "hour"), "Invalid value for --partition-by: 'hour'"),
         (("--shard", "1/2"), "holds an export in 1 shard(s)"),
+        (("--output-endpoint", "http://127.0.0.1:9"), "--output-endpoint goes with an s3://"),
     ]:
-        failed = run_cli(*base, "-o", str(out), *args)
-        _, stderr = failed.communicate(timeout=60)
-        assert failed.returncode == 2, args
-        assert stderr.decode().startswith("Error: ") and message in stderr.decode(), args
+        assert main([*base, *args]) == 2, args
+        stderr = capsys.readouterr().err
+        assert stderr.startswith("Error: ") and message in stderr, args
