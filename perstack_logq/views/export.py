@@ -44,7 +44,7 @@ from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, ClassVar, TextIO
+from typing import TYPE_CHECKING, Any, ClassVar, TextIO
 
 import duckdb
 import orjson
@@ -54,6 +54,9 @@ import pyarrow.parquet as pq
 from perstack_logq import __version__
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import StorageError, UsageError
+
+if TYPE_CHECKING:
+    from perstack_logq.api import History
 
 MANIFEST_DIR = "_manifest"
 STAGING_DIR = "_tmp"
@@ -316,7 +319,10 @@ class _ObjectStoreTarget(_Target):
         self.prefix: str = storage.prefix
         self.location = storage.location
         self._client = storage._client  # the same credential chain, endpoint and retries
-        storage.check()
+        try:
+            self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
+        except Exception as exc:
+            raise self._error("reach", exc) from exc
 
     @contextmanager
     def staging(self, shard: Shard) -> Iterator[Path]:
@@ -649,9 +655,9 @@ def _count_rows(
 
 
 def export_dataset(
-    history: Any, options: ExportOptions, progress: ExportProgressCallback | None = None
+    history: History, options: ExportOptions, progress: ExportProgressCallback | None = None
 ) -> ExportReport:
-    """Export a store's history (a ``perstack_logq.api.History``) to a dataset; see the module."""
+    """Export a store's history to a dataset (see the module's docstring)."""
     started = _utc_now()
     target = _open_target(options)
     try:
@@ -709,7 +715,7 @@ def export_dataset(
 
 def _manifest(
     options: ExportOptions,
-    history: Any,
+    history: History,
     target: _Target,
     started: str,
     staged: list[_StagedFile],
@@ -781,7 +787,7 @@ def _utc_now() -> str:
     return dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def _sync(history: Any, shard: Shard, progress: ExportProgressCallback | None) -> None:
+def _sync(history: History, shard: Shard, progress: ExportProgressCallback | None) -> None:
     """Bring the tables up to date: the whole store, or only the jobs of one shard.
 
     A shard reads only its own jobs' objects, so N machines share the reading too. Jobs the

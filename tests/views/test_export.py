@@ -6,6 +6,7 @@ query tables of the History it came from: same columns, same values, nothing los
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
@@ -24,7 +25,7 @@ from support.moto_server import client, create_bucket
 from perstack_logq.api import History, connect
 from perstack_logq.cli import main
 from perstack_logq.engine.database import Database
-from perstack_logq.errors import UsageError
+from perstack_logq.errors import StorageError, UsageError
 from perstack_logq.storage.base import ReadFailure, Storage
 from perstack_logq.storage.filesystem import FileSystemStorage
 from perstack_logq.synth import (
@@ -38,7 +39,9 @@ from perstack_logq.views.export import (
     EXPORT_TABLES,
     ExportFormat,
     ExportOptions,
+    ExportProgress,
     PartitionMode,
+    ProgressBar,
     Shard,
     export_dataset,
     manifest_files,
@@ -242,6 +245,36 @@ def test_export_to_an_s3_target_on_another_endpoint(
     assert keys == again, "a re-run replaces objects under the same keys"
     assert "_manifest/shard-0-of-1.json" in keys
     assert read_manifests(options.output, moto_endpoint).keys() == {"_manifest/shard-0-of-1.json"}
+
+
+def test_export_to_an_r2_target_and_a_missing_bucket(
+    moto_endpoint: str,
+    aws_test_credentials: None,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    monkeypatch.setenv("R2_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("R2_SECRET_ACCESS_KEY", "testing")
+    create_bucket(moto_endpoint, "perstack-r2-exports")
+    with connect(str(FIXTURE_STORE), cache=False) as history:
+        report = export_dataset(
+            history,
+            ExportOptions(
+                output="r2://0123456789abcdef/perstack-r2-exports/history",
+                output_endpoint=moto_endpoint,
+                tables=("jobs", "events"),
+            ),
+        )
+        assert report.rows_written == {"jobs": 11, "events": 145}
+        download(moto_endpoint, "perstack-r2-exports", "history/", tmp_path)
+        assert_dataset_equals_tables(tmp_path, history, ("jobs", "events"))
+        with pytest.raises(
+            StorageError, match=r"Cannot reach s3://no-such-bucket/x/: .*NoSuchBucket"
+        ):
+            export_dataset(
+                history,
+                ExportOptions(output="s3://no-such-bucket/x", output_endpoint=moto_endpoint),
+            )
 
 
 # -- repeatable -----------------------------------------------------------------------------------
@@ -477,6 +510,9 @@ def test_no_secret_in_any_exported_file(
         for text in texts:
             assert PLANTED_SECRET_MARKER not in text, path
             assert not any(secret in text for secret in secrets), path
+    manifest = read_manifests(str(out))["_manifest/shard-0-of-1.json"]
+    for table, facts in manifest["tables"].items():
+        assert facts["rows"] == synth_history.sql(f"SELECT count(*) FROM {table}").fetchone()[0]
     # The text formats hold every row: read back with DuckDB.
     reader = {"csv": "read_csv", "jsonl": "read_json", "parquet": "read_parquet"}[fmt]
     counts = duckdb.sql(
@@ -520,3 +556,22 @@ def test_cli_export_and_its_errors(tmp_path: Path, capsys: pytest.CaptureFixture
         assert main([*base, *args]) == 2, args
         stderr = capsys.readouterr().err
         assert stderr.startswith("Error: ") and message in stderr, args
+
+
+def test_progress_bar_redraws_one_line_per_stage() -> None:
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    for state in (
+        ExportProgress("sync", 0, 0),
+        ExportProgress("sync", 5, 10),
+        ExportProgress("sync", 10, 10),
+        ExportProgress("write", 1, 2),
+        ExportProgress("write", 2, 2),
+        ExportProgress("publish", 3, 3),
+    ):
+        bar(state)
+    lines = stream.getvalue().split("\n")
+    assert lines[0].endswith(f"\rexport [{'#' * 30}] sync 10/10 objects")
+    assert "\rexport [###############               ] sync 5/10 objects" in lines[0]
+    assert lines[1].endswith("write 2/2 tables")
+    assert lines[2].endswith("publish 3/3 files") and lines[3] == ""
