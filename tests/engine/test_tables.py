@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import re
+import shutil
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ BACKENDS = ("filesystem", "s3", "r2")
 STATS_FILE = FIXTURE_STORE.parents[1] / "STATS.txt"
 GENERATED_BUCKET = "logq-tables-generated"
 GENERATED_PREFIX = "history/"
+BARE_BUCKET = "logq-tables-bare"
 USAGE_KEYS = ("inputTokens", "outputTokens", "reasoningTokens", "totalTokens", "cachedInputTokens")
 USAGE_COLUMNS = (
     "input_tokens",
@@ -59,6 +61,8 @@ class RawFacts:
     step_tokens_by_job: Counter[str] = field(default_factory=Counter)
     tool_calls_by_kind: Counter[str] = field(default_factory=Counter)
     tool_results: int = 0
+    job_usage: dict[str, dict[str, int]] = field(default_factory=dict)  # from job.json
+    event_span_by_job: dict[str, tuple[int, int]] = field(default_factory=dict)  # ms
 
 
 def raw_facts(root: Path) -> RawFacts:
@@ -70,6 +74,7 @@ def raw_facts(root: Path) -> RawFacts:
         record: dict[str, Any] = json.loads(path.read_bytes())
         if parts[2:] == ("job.json",):
             facts.job_files += 1
+            facts.job_usage[job_id] = record["usage"]
         elif parts[2] == "checkpoints":
             facts.checkpoints += 1
         elif parts[2] == "runs":
@@ -80,6 +85,11 @@ def raw_facts(root: Path) -> RawFacts:
             facts.events += 1
             kind = record["type"]
             facts.events_by_type[kind] += 1
+            first, last = facts.event_span_by_job.get(job_id, (record["timestamp"],) * 2)
+            facts.event_span_by_job[job_id] = (
+                min(first, record["timestamp"]),
+                max(last, record["timestamp"]),
+            )
             if isinstance(record.get("step"), dict):
                 facts.steps += 1
                 usage = record["step"].get("usage") or {}
@@ -216,6 +226,32 @@ def generated_history(
         GENERATED_BUCKET,
         GENERATED_PREFIX,
         tmp_path_factory.mktemp("aws"),
+    )
+    yield history
+    history.close()
+
+
+@pytest.fixture(scope="module")
+def bare_store(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Path:
+    """The fixture store without job.json and run-setting.json (what `perstack run` writes
+    today), on disk and in a bucket."""
+    root = tmp_path_factory.mktemp("bare") / "perstack"
+    shutil.copytree(FIXTURE_STORE, root)
+    for path in [*root.rglob("job.json"), *root.rglob("run-setting.json")]:
+        path.unlink()
+    upload_tree(moto_endpoint, BARE_BUCKET, "", root)
+    return root
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def bare_history(
+    request: pytest.FixtureRequest,
+    bare_store: Path,
+    moto_endpoint: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[History]:
+    history = open_synced(
+        request.param, bare_store, moto_endpoint, BARE_BUCKET, "", tmp_path_factory.mktemp("aws")
     )
     yield history
     history.close()
@@ -367,6 +403,38 @@ def test_fixture_hand_checked_rows(fixture_history: History) -> None:
         "SELECT type, step_number, timestamp_ms, epoch_ms(event_time), expert_key "
         "FROM events WHERE event_id = 'ih3gawzs1jb9frt6nvlor3bu'"
     ).fetchall() == [("completeRun", 5, 1795851117693, 1795851117693, "coordinator")]
+
+
+def test_without_job_and_run_setting_files_the_jobs_are_derived_from_the_data(
+    bare_history: History, stats: Stats, fixture_raw: RawFacts
+) -> None:
+    assert count(bare_history, "job_files") == count(bare_history, "run_settings") == 0
+    assert count(bare_history, "events") == 145
+    assert count(bare_history, "runs") == 18  # runs are directories, not run settings
+    rows = bare_history.sql(
+        "SELECT job_id, status, coordinator_expert_key, total_steps, run_count, "
+        "checkpoint_count, event_count, has_job_file, "
+        + ", ".join(USAGE_COLUMNS)
+        + ", epoch_ms(started_at), epoch_ms(finished_at) FROM jobs"
+    ).fetchall()
+    assert len(rows) == 11
+    for job_id, status, expert, steps, runs, cps, events, has_file, *rest in rows:
+        expected = stats.jobs[job_id]
+        # Spec §4: status from the last checkpoint, expert from the first, steps and usage
+        # from the last, times from the first and last event (every job here has ended).
+        assert (status, expert, steps, runs, cps, events) == (
+            expected.status,
+            expected.coordinator,
+            expected.total_steps,
+            expected.runs,
+            expected.checkpoints,
+            expected.events,
+        )
+        assert not has_file
+        usage, times = rest[:5], tuple(rest[5:])
+        assert usage == [fixture_raw.job_usage[job_id][key] for key in USAGE_KEYS], job_id
+        assert times == fixture_raw.event_span_by_job[job_id], job_id
+    assert bare_history.sql("SELECT count(*) FROM runs WHERE model IS NOT NULL").fetchone() == (0,)
 
 
 # -- the generated store ------------------------------------------------------------------------
