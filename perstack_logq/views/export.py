@@ -246,10 +246,8 @@ class _LocalTarget(_Target):
     def __init__(self, root: Path) -> None:
         self.root = root
         self.location = str(root)
-        try:
-            root.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"Cannot create --output {root}: {exc.strerror or exc}") from exc
+        if root.exists() and not root.is_dir():
+            raise StorageError(f"--output {root} is a file, not a directory")
 
     @contextmanager
     def staging(self, shard: Shard) -> Iterator[Path]:
@@ -694,9 +692,7 @@ def export_dataset(
                 ).fetchall()
             ]
             kept = own if (own and options.incremental) else None
-            manifest = _manifest(
-                options, history, target, started, staged, written_jobs, kept, touched
-            )
+            manifest = _manifest(options, history, started, staged, written_jobs, kept, touched)
             target.write_atomic(options.shard.manifest_path, _dump(manifest))
         listed = {f["path"] for f in manifest["files"]}
         report.files_removed += _remove_unlisted(target, options.shard, listed)
@@ -716,7 +712,6 @@ def export_dataset(
 def _manifest(
     options: ExportOptions,
     history: History,
-    target: _Target,
     started: str,
     staged: list[_StagedFile],
     written_jobs: list[dict[str, Any]],
