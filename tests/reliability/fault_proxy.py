@@ -113,6 +113,7 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
+        upstream_connection: http.client.HTTPConnection | None = None
 
         def log_message(self, format: str, *args: object) -> None:
             """Quiet: the proxy keeps its own log."""
@@ -147,22 +148,30 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             proxy.record(self.command, self.path, status, fault)
 
         def _forward(self, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
-            connection = http.client.HTTPConnection(
-                upstream.hostname, upstream.port, timeout=_UPSTREAM_TIMEOUT
-            )
+            # One upstream connection per client connection, reused while both stay open.
+            if self.upstream_connection is None:
+                self.upstream_connection = http.client.HTTPConnection(
+                    upstream.hostname, upstream.port, timeout=_UPSTREAM_TIMEOUT
+                )
+            connection = self.upstream_connection
+            headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
             try:
-                headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_BY_HOP}
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 payload = response.read()
-                # A HEAD answer keeps the object's length; others get the length of what is sent.
-                dropped = (
-                    _HOP_BY_HOP if self.command == "HEAD" else _HOP_BY_HOP | {"content-length"}
-                )
-                kept = {k: v for k, v in response.getheaders() if k.lower() not in dropped}
-                return response.status, kept, payload
-            finally:
+            except (OSError, http.client.HTTPException):
                 connection.close()
+                self.upstream_connection = None
+                raise
+            # A HEAD answer keeps the object's length; others get the length of what is sent.
+            dropped = _HOP_BY_HOP if self.command == "HEAD" else _HOP_BY_HOP | {"content-length"}
+            kept = {k: v for k, v in response.getheaders() if k.lower() not in dropped}
+            return response.status, kept, payload
+
+        def finish(self) -> None:
+            super().finish()
+            if self.upstream_connection is not None:
+                self.upstream_connection.close()
 
         def _send(
             self, status: int, headers: dict[str, str], body: bytes, length: int | None = None
