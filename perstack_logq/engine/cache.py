@@ -18,6 +18,10 @@ import duckdb
 from perstack_logq.engine.database import Database
 from perstack_logq.storage.base import Storage
 
+# The cache's DuckDB buffer pool: what a sync or query holds in memory at most before DuckDB
+# spills to ``tmp/`` beside the cache, whatever the size of the store.
+CACHE_MEMORY_LIMIT = "512MB"
+
 
 def default_cache_dir() -> Path:
     explicit = os.environ.get("PERSTACK_LOGQ_CACHE_DIR")
@@ -34,15 +38,28 @@ def cache_path(storage: Storage, cache_dir: Path | None = None) -> Path:
 
 
 def open_database(
-    storage: Storage, *, use_cache: bool = True, cache_dir: Path | None = None
+    storage: Storage,
+    *,
+    use_cache: bool = True,
+    cache_dir: Path | None = None,
+    direct_reads: bool = False,
 ) -> Database:
-    """The store's cache database, or an in-memory one when asked or when the cache is busy."""
+    """The store's cache database, or an in-memory one when asked or when the cache is busy.
+
+    ``direct_reads``: read S3/R2 bodies with DuckDB httpfs (see Database).
+    """
     if not use_cache:
-        return Database(storage)
+        return Database(storage, direct_reads=direct_reads)
     path = cache_path(storage, cache_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        return Database(storage, path=path, temp_directory=path.parent / "tmp")
+        return Database(
+            storage,
+            path=path,
+            memory_limit=CACHE_MEMORY_LIMIT,
+            temp_directory=path.parent / "tmp",
+            direct_reads=direct_reads,
+        )
     except duckdb.IOException as error:
         # Another perstack_logq process holds the cache: answer from memory instead of waiting.
         if "lock" not in str(error).lower():
@@ -50,4 +67,4 @@ def open_database(
         logging.getLogger("perstack_logq").warning(
             "cache %s is in use by another process; reading without it", path
         )
-        return Database(storage)
+        return Database(storage, direct_reads=direct_reads)

@@ -10,9 +10,15 @@ sync completes.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
@@ -23,6 +29,7 @@ from perstack_logq.decode import schema
 from perstack_logq.decode.records import StoreDecoder
 from perstack_logq.engine.sqlfiles import sql_file, sql_folder
 from perstack_logq.storage.base import ObjectInfo, ReadFailure, Storage
+from perstack_logq.storage.filesystem import FileSystemStorage
 from perstack_logq.storage.layout import KeyKind, parse_key
 
 # Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
@@ -40,10 +47,13 @@ _LISTING_SCHEMA = pa.schema(
     ]
 )
 _LISTING_BATCH = 50_000
-_READ_CHUNK = 4_000
-# Flush decoded rows to DuckDB once this much JSON is pending: bounds memory per batch.
-_FLUSH_BYTES = 48 * 1024 * 1024
-_FLUSH_ROWS = 50_000
+# One batch (read, decoded, committed in one transaction) holds at most this much JSON or this
+# many objects: memory depends on these, never on the size of the store.
+_BATCH_BYTES = 16 * 1024 * 1024
+_BATCH_KEYS = 4_000
+# A local sync with at least this much to read decodes in up to _MAX_WORKERS processes.
+_PARALLEL_MIN_BYTES = 64 * 1024 * 1024
+_MAX_WORKERS = 4
 
 ProgressCallback = Callable[["SyncProgress"], None]
 
@@ -65,6 +75,61 @@ class SyncReport:
     read: int = 0
     removed: int = 0
     unreadable: list[str] = field(default_factory=list)
+
+
+@dataclass
+class DecodedBatch:
+    """One batch of objects, read and decoded: what one transaction commits."""
+
+    tables: dict[str, pa.Table]
+    keys: list[str]  # decoded (including those that became skipped_files rows)
+    unreadable: list[str]  # not read: left out of the manifest, retried by the next sync
+    objects: int
+    bytes: int
+
+
+def decode_batch(reader: ObjectReader, keys: list[str]) -> DecodedBatch:
+    """Read and decode ``keys``; runs here or in a worker process."""
+    decoder = StoreDecoder()
+    decoded: list[str] = []
+    unreadable: list[str] = []
+    size = 0
+    for key, body in reader.read_objects(keys):
+        if isinstance(body, ReadFailure):
+            decoder.skip(key, "unreadable", body.reason)
+            unreadable.append(key)
+            continue
+        decoder.add(key, body)
+        decoded.append(key)
+        size += len(body)
+    return DecodedBatch(decoder.flush(), decoded, unreadable, len(keys), size)
+
+
+def _ignore_sigint() -> None:
+    # Ctrl-C is the parent's to handle: it stops handing out batches and shuts the pool.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _decode_in_workers(
+    storage: FileSystemStorage, batches: Iterator[list[str]]
+) -> Iterator[DecodedBatch]:
+    """``decode_batch`` over ``batches`` in worker processes, at most two batches per worker
+    ahead of the caller (memory stays bounded by the batch size, not by the store)."""
+    workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
+    # fork, not spawn: spawn would re-run the user's main script in every worker. The workers
+    # never touch DuckDB (whose idle threads the fork leaves behind), only files and Arrow.
+    context = multiprocessing.get_context("fork")
+    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
+    try:
+        pending = [
+            pool.submit(decode_batch, storage, keys) for keys in islice(batches, 2 * workers)
+        ]
+        while pending:
+            done = pending.pop(0).result()  # in order: batches commit in key order
+            pending.extend(pool.submit(decode_batch, storage, keys) for keys in islice(batches, 1))
+            yield done
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _create_table_sql(table: schema.Table) -> str:
@@ -159,41 +224,48 @@ class Database:
         con.execute(sql_file("sync", "10_pending").text, {"kinds": kind_names})
         con.execute(sql_file("sync", "20_stale").text, params)
         report.removed = self._forget_stale()
-        total = con.execute("SELECT count(*) FROM _sync_pending").fetchone()[0]
+        total, pending_bytes = con.execute(
+            "SELECT count(*), coalesce(sum(size), 0) FROM _sync_pending"
+        ).fetchone()
         state = SyncProgress(objects_total=total)
         if progress:
             progress(state)
-        decoder = StoreDecoder()
-        decoded_keys: list[str] = []
-        with self._object_reader(total) as reader:
-            for chunk in self._pending_chunks():
-                for key, body in reader.read_objects(chunk):
-                    state.objects_done += 1
-                    if isinstance(body, ReadFailure):
-                        # Not in the manifest: the next sync tries it again.
-                        decoder.skip(key, "unreadable", body.reason)
-                        report.unreadable.append(key)
-                        continue
-                    decoder.add(key, body)
-                    decoded_keys.append(key)
-                    state.bytes_done += len(body)
-                    if decoder.pending_bytes >= _FLUSH_BYTES or len(decoded_keys) >= _FLUSH_ROWS:
-                        self._commit(decoder, decoded_keys)
-                        report.read += len(decoded_keys)
-                        decoded_keys = []
-                if progress:
-                    progress(state)
-        self._commit(decoder, decoded_keys)
-        report.read += len(decoded_keys)
+        for batch in self._decoded_batches(pending_bytes):
+            self._commit(batch.tables, batch.keys)
+            report.read += len(batch.keys)
+            report.unreadable.extend(batch.unreadable)
+            state.objects_done += batch.objects
+            state.bytes_done += batch.bytes
+            if progress:
+                progress(state)
         con.execute("DROP TABLE IF EXISTS _sync_pending")
         con.execute("DROP TABLE IF EXISTS _sync_stale")
         con.execute("DROP TABLE IF EXISTS _sync_listing")
         return report
 
+    def _decoded_batches(self, pending_bytes: int) -> Iterator[DecodedBatch]:
+        """The pending objects read and decoded, one bounded batch at a time.
+
+        A big sync of a local store decodes in worker processes (decoding is CPU-bound Python:
+        threads would share one core) while this process writes to DuckDB; anything else is
+        decoded here, as it arrives.
+        """
+        batches = self._pending_batches()
+        if (
+            pending_bytes >= _PARALLEL_MIN_BYTES
+            and isinstance(self.storage, FileSystemStorage)
+            and sys.platform == "linux"  # where fork is safe (see _decode_in_workers)
+        ):
+            yield from _decode_in_workers(self.storage, batches)
+            return
+        with self._object_reader(pending_bytes) as reader:
+            for keys in batches:
+                yield decode_batch(reader, keys)
+
     @contextmanager
-    def _object_reader(self, pending: int) -> Iterator[ObjectReader]:
-        """Where bodies come from: the storage itself, or httpfs when asked (and worth it)."""
-        if not (self.direct_reads and pending):
+    def _object_reader(self, pending_bytes: int) -> Iterator[ObjectReader]:
+        """Where bodies come from: the storage itself, or httpfs when asked."""
+        if not (self.direct_reads and pending_bytes):
             yield self.storage
             return
         # Imported here: httpfs needs boto3 and the extension, which a filesystem user lacks.
@@ -259,18 +331,28 @@ class Database:
         con.execute("COMMIT")
         return removed
 
-    def _pending_chunks(self) -> Iterator[list[str]]:
+    def _pending_batches(self) -> Iterator[list[str]]:
+        """Pending keys in batches of at most _BATCH_BYTES (by listed size) or _BATCH_KEYS."""
         # A cursor of its own: the main connection keeps inserting while this one reads.
         reader = self.connection.cursor()
         try:
-            result = reader.execute("SELECT key FROM _sync_pending ORDER BY key")
-            while chunk := result.fetchmany(_READ_CHUNK):
-                yield [key for (key,) in chunk]
+            result = reader.execute("SELECT key, size FROM _sync_pending ORDER BY key")
+            batch: list[str] = []
+            batch_bytes = 0
+            while rows := result.fetchmany(_BATCH_KEYS):
+                for key, size in rows:
+                    if batch and (batch_bytes + size > _BATCH_BYTES or len(batch) >= _BATCH_KEYS):
+                        yield batch
+                        batch, batch_bytes = [], 0
+                    batch.append(key)
+                    batch_bytes += size
+            if batch:
+                yield batch
         finally:
             reader.close()
 
-    def _commit(self, decoder: StoreDecoder, keys: list[str]) -> None:
-        tables = decoder.flush()
+    def _commit(self, tables: dict[str, pa.Table], keys: list[str]) -> None:
+        """One batch's rows and manifest entries, in one transaction."""
         if not keys and not tables:
             return
         con = self.connection

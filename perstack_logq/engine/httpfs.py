@@ -14,7 +14,9 @@ one bad key as a ReadFailure and raises a one-line StorageError for a store-wide
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from itertools import islice
 from pathlib import Path
 
@@ -25,9 +27,9 @@ from perstack_logq.storage.base import ReadFailure
 from perstack_logq.storage.s3 import ObjectStoreStorage
 
 DUCKDB_VERSION = "v1.5.5"
-# Objects per read_blob query: enough to keep every httpfs thread busy, few enough that a
-# chunk of MB-sized checkpoints stays small in memory.
-DEFAULT_CHUNK = 64
+# Objects per read_blob query (one query reads its files one after the other): small, so that
+# many queries run at once and a chunk of MB-sized checkpoints stays small in memory.
+DEFAULT_CHUNK = 8
 
 
 def extension_path() -> Path:
@@ -55,22 +57,30 @@ def _literal(value: object) -> str:
 
 
 class DirectReader:
-    """Reads a bucket's objects with DuckDB httpfs; same contract as ``Storage.read_objects``."""
+    """Reads a bucket's objects with DuckDB httpfs; same contract as ``Storage.read_objects``.
+
+    One ``read_blob`` query fetches its files one after the other, so ``concurrency`` queries
+    (threads, each on a cursor of the one connection; DuckDB releases the GIL while it waits)
+    run side by side over small chunks, at most two chunks per thread ahead of the caller.
+    """
 
     def __init__(
-        self, storage: ObjectStoreStorage, *, threads: int | None = None, chunk: int = DEFAULT_CHUNK
+        self,
+        storage: ObjectStoreStorage,
+        *,
+        concurrency: int | None = None,
+        chunk: int = DEFAULT_CHUNK,
     ) -> None:
         self.storage = storage
         self.chunk = chunk
+        self.concurrency = concurrency or storage.concurrency
         self.connection = duckdb.connect(
             ":memory:",
-            config={
-                "autoinstall_known_extensions": "false",
-                "autoload_known_extensions": "false",
-                # Threads of this connection wait on the network, not on a core.
-                "threads": threads or storage.concurrency,
-            },
+            config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"},
         )
+        self._local = threading.local()
+        self._cursors: list[duckdb.DuckDBPyConnection] = []
+        self._cursors_lock = threading.Lock()
         try:
             self.connection.execute(f"LOAD {_literal(extension_path())}")
             settings = storage.httpfs_settings()
@@ -96,19 +106,44 @@ class DirectReader:
 
     def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
         key_iter = iter(keys)
-        while chunk := list(islice(key_iter, self.chunk)):
-            urls = {self.storage.url_for(key): key for key in chunk}
-            try:
-                result = self.connection.execute(
-                    "SELECT filename, content FROM read_blob($urls)", {"urls": list(urls)}
-                )
-                rows = result.fetchall()
-            except duckdb.Error:
-                # One bad key fails the query: let the storage's client sort out which.
-                yield from self.storage.read_objects(chunk)
-                continue
-            for url, body in rows:
-                yield urls[url], body
+        chunks = iter(lambda: list(islice(key_iter, self.chunk)), [])
+        window = 2 * self.concurrency
+        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="perstack-logq-httpfs")
+        try:
+            pending = [pool.submit(self._read_chunk, chunk) for chunk in islice(chunks, window)]
+            while pending:
+                done, _ = wait(pending, return_when=FIRST_COMPLETED)
+                pending = [future for future in pending if future not in done]
+                pending.extend(pool.submit(self._read_chunk, c) for c in islice(chunks, len(done)))
+                for future in done:
+                    yield from future.result()
+        finally:
+            # Reached early when the caller stops: drop what has not started.
+            pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_chunk(self, chunk: list[str]) -> list[tuple[str, bytes | ReadFailure]]:
+        urls = {self.storage.url_for(key): key for key in chunk}
+        try:
+            rows = (
+                self._cursor()
+                .execute("SELECT filename, content FROM read_blob($urls)", {"urls": list(urls)})
+                .fetchall()
+            )
+        except duckdb.Error:
+            # One bad key fails the query: let the storage's client sort out which.
+            return list(self.storage.read_objects(chunk))
+        return [(urls[url], body) for url, body in rows]
+
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self.connection.cursor()
+            self._local.cursor = cursor
+            with self._cursors_lock:
+                self._cursors.append(cursor)
+        return cursor
 
     def close(self) -> None:
+        for cursor in self._cursors:
+            cursor.close()
         self.connection.close()
