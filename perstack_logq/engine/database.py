@@ -88,21 +88,31 @@ class DecodedBatch:
     bytes: int
 
 
-def decode_batch(reader: ObjectReader, keys: list[str]) -> DecodedBatch:
-    """Read and decode ``keys``; runs here or in a worker process."""
+def decode_objects(objects: Iterable[tuple[str, bytes | ReadFailure]]) -> Iterator[DecodedBatch]:
+    """Decode objects as they arrive; a batch each _BATCH_BYTES of JSON or _BATCH_KEYS objects."""
     decoder = StoreDecoder()
-    decoded: list[str] = []
-    unreadable: list[str] = []
-    size = 0
-    for key, body in reader.read_objects(keys):
+    batch = DecodedBatch({}, [], [], 0, 0)
+    for key, body in objects:
+        batch.objects += 1
         if isinstance(body, ReadFailure):
             decoder.skip(key, "unreadable", body.reason)
-            unreadable.append(key)
-            continue
-        decoder.add(key, body)
-        decoded.append(key)
-        size += len(body)
-    return DecodedBatch(decoder.flush(), decoded, unreadable, len(keys), size)
+            batch.unreadable.append(key)
+        else:
+            decoder.add(key, body)
+            batch.keys.append(key)
+            batch.bytes += len(body)
+        if batch.bytes >= _BATCH_BYTES or batch.objects >= _BATCH_KEYS:
+            batch.tables = decoder.flush()
+            yield batch
+            batch = DecodedBatch({}, [], [], 0, 0)
+    if batch.objects:
+        batch.tables = decoder.flush()
+        yield batch
+
+
+def _read_and_decode(storage: Storage, keys: list[str]) -> list[DecodedBatch]:
+    """One batch of keys, read and decoded in a worker process."""
+    return list(decode_objects(storage.read_objects(keys)))
 
 
 def _ignore_sigint() -> None:
@@ -113,8 +123,8 @@ def _ignore_sigint() -> None:
 def _decode_in_workers(
     storage: FileSystemStorage, batches: Iterator[list[str]]
 ) -> Iterator[DecodedBatch]:
-    """``decode_batch`` over ``batches`` in worker processes, at most two batches per worker
-    ahead of the caller (memory stays bounded by the batch size, not by the store)."""
+    """``_read_and_decode`` over ``batches`` in worker processes, at most two batches per
+    worker ahead of the caller (memory stays bounded by the batch size, not by the store)."""
     workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
     # fork, not spawn: spawn would re-run the user's main script in every worker. The workers
     # never touch DuckDB (whose idle threads the fork leaves behind), only files and Arrow.
@@ -122,12 +132,14 @@ def _decode_in_workers(
     pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
     try:
         pending = [
-            pool.submit(decode_batch, storage, keys) for keys in islice(batches, 2 * workers)
+            pool.submit(_read_and_decode, storage, keys) for keys in islice(batches, 2 * workers)
         ]
         while pending:
             done = pending.pop(0).result()  # in order: batches commit in key order
-            pending.extend(pool.submit(decode_batch, storage, keys) for keys in islice(batches, 1))
-            yield done
+            pending.extend(
+                pool.submit(_read_and_decode, storage, keys) for keys in islice(batches, 1)
+            )
+            yield from done
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -247,8 +259,9 @@ class Database:
         """The pending objects read and decoded, one bounded batch at a time.
 
         A big sync of a local store decodes in worker processes (decoding is CPU-bound Python:
-        threads would share one core) while this process writes to DuckDB; anything else is
-        decoded here, as it arrives.
+        threads would share one core) while this process writes to DuckDB. Anything else is
+        decoded here, as it arrives, from one stream of reads: a remote store's GETs stay in
+        flight while a batch is decoded and committed.
         """
         batches = self._pending_batches()
         if (
@@ -259,8 +272,8 @@ class Database:
             yield from _decode_in_workers(self.storage, batches)
             return
         with self._object_reader(pending_bytes) as reader:
-            for keys in batches:
-                yield decode_batch(reader, keys)
+            keys = (key for batch in batches for key in batch)
+            yield from decode_objects(reader.read_objects(keys))
 
     @contextmanager
     def _object_reader(self, pending_bytes: int) -> Iterator[ObjectReader]:
