@@ -271,13 +271,24 @@ def test_summary_line_and_list(damaged_store: tuple[Path, dict[str, str]]) -> No
     assert clean is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="cli.py does not print views.skipped.skipped_summary yet (wiring pending)",
-)
-def test_cli_warns_with_the_summary(job_log: Result) -> None:
-    assert "files skipped (" in job_log.stderr
-    assert "run with --show-skipped for the list" in job_log.stderr
+def test_cli_warns_with_the_summary_of_the_job_shown(job_log: Result) -> None:
+    """One warning line on stderr (never in the JSON on stdout), for the job shown."""
+    assert job_log.stderr == (
+        "warning: 19 files skipped (9 unknown layout, 4 invalid record, 3 invalid JSON, "
+        "3 not an object); run with --show-skipped for the list\n"
+    )
+
+
+def test_show_skipped_lists_each_file(damaged_store: tuple[Path, dict[str, str]]) -> None:
+    root, expected = damaged_store
+    result = cli(
+        "query", "--storage", str(root), "--no-cache", "--show-skipped", "SELECT 1", store=root
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stderr.splitlines()
+    assert [line.split(": ")[1] for line in lines] == sorted(expected)
+    assert lines[0].startswith("skipped: jobs/")
+    assert all(" (" in line and line.endswith(")") for line in lines)
 
 
 def test_job_without_job_json_is_derived_from_its_data(
