@@ -1,0 +1,114 @@
+"""`perstack log --job X` lists and reads only objects under jobs/X/ (issue: reads only what
+it needs). Measured as the requests moto's server receives, through a logging proxy: the
+count for one job is the same in a store of 10 jobs and in a store of 200."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import pytest
+from reliability.fault_proxy import LoggedRequest, running_fault_proxy
+from support.moto_server import (
+    DUMMY_KEY_ID,
+    DUMMY_SECRET,
+    REGION,
+    create_bucket,
+    put_objects_in_process,
+)
+
+from perstack_logq.cli import main
+from perstack_logq.synth import generate_store
+
+BUCKET = "request-count"
+
+
+class MemoryWriter:
+    def __init__(self) -> None:
+        self.objects: dict[str, bytes] = {}
+
+    def write(self, key: str, body: bytes) -> None:
+        self.objects[key] = body
+
+
+@pytest.fixture(scope="module")
+def stores(moto_endpoint: str) -> tuple[str, list[str]]:
+    """The same jobs under two prefixes: the first 10 jobs alone, and all 200."""
+    writer = MemoryWriter()
+    report = generate_store(writer, jobs=200, seed=5, with_job_files=0.5, with_run_settings=0.5)
+    few = set(report.job_ids[:10])
+    create_bucket(moto_endpoint, BUCKET)
+    put_objects_in_process(BUCKET, {f"many/{k}": v for k, v in writer.objects.items()})
+    put_objects_in_process(
+        BUCKET, {f"few/{k}": v for k, v in writer.objects.items() if k.split("/")[1] in few}
+    )
+    return moto_endpoint, report.job_ids[:10]
+
+
+def _requests_for(
+    endpoint: str, prefix: str, argv: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> list[LoggedRequest]:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", DUMMY_KEY_ID)
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", DUMMY_SECRET)
+    with running_fault_proxy(endpoint) as proxy:
+        config = tmp_path / f"{prefix.strip('/')}.toml"
+        config.write_text(
+            f'[storage]\ntype = "s3"\n[storage.s3]\nbucket = "{BUCKET}"\nregion = "{REGION}"\n'
+            f'prefix = "{prefix}"\nendpoint = "{proxy.url}"\nforcePathStyle = true\n'
+        )
+        assert main(["log", *argv, "--config", str(config), "--no-cache", "--json"]) == 0
+        return proxy.requests()
+
+
+def _touched_keys(requests: list[LoggedRequest]) -> list[str]:
+    """The key prefix each request named: a listing's prefix, or a GET's key."""
+    touched = []
+    for request in requests:
+        parts = urlsplit(request.path)
+        query = parse_qs(parts.query)
+        if "list-type" in query:
+            touched.append(query.get("prefix", [""])[0])
+        else:
+            touched.append(unquote(parts.path).split("/", 2)[2])
+    return touched
+
+
+def test_job_view_requests_do_not_grow_with_other_jobs(
+    stores: tuple[str, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoint, job_ids = stores
+    for job_id in job_ids[:3]:
+        few = _requests_for(endpoint, "few/", ["--job", job_id], tmp_path, monkeypatch)
+        many = _requests_for(endpoint, "many/", ["--job", job_id], tmp_path, monkeypatch)
+        capsys.readouterr()
+        assert len(few) == len(many) > 0
+        assert {r.method for r in many} <= {"GET", "HEAD"}
+        for prefix, requests in (("few/", few), ("many/", many)):
+            for touched in _touched_keys(requests):
+                # A bare listing of the bucket root is storage.check(): one request, no keys.
+                assert touched.startswith(f"{prefix}jobs/{job_id}/") or touched == prefix
+
+
+def test_latest_job_reads_job_files_and_listings_only(
+    stores: tuple[str, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    endpoint, _ = stores
+    requests = _requests_for(endpoint, "many/", [], tmp_path, monkeypatch)
+    latest = __import__("orjson").loads(capsys.readouterr().out)["job"]["id"]
+    gets = [
+        key
+        for request, key in zip(requests, _touched_keys(requests), strict=True)
+        if "list-type" not in request.path and key != "many/"
+    ]
+    other_files = [
+        key
+        for key in gets
+        if not key.endswith("/job.json") and not key.startswith(f"many/jobs/{latest}/")
+    ]
+    assert gets and other_files == []
