@@ -422,11 +422,13 @@ _KILL_AT = """
 import os, signal, sys
 from perstack_logq.api import connect
 from perstack_logq.views.export import ExportOptions, export_dataset
-store, out, stage, at = sys.argv[1:]
+store, out, stage, at, endpoint = sys.argv[1:]
 def progress(state):
     if state.stage == stage and state.done == (state.total if at == "all" else int(at)):
         os.kill(os.getpid(), signal.SIGKILL)
-options = ExportOptions(output=out, tables=("jobs", "events", "tool_calls"))
+options = ExportOptions(
+    output=out, tables=("jobs", "events", "tool_calls"), output_endpoint=endpoint or None
+)
 export_dataset(connect(store, cache=False), options, progress)
 """
 _KILL_TABLES = ("jobs", "events", "tool_calls")
@@ -444,7 +446,7 @@ def test_killed_export_leaves_no_partial_data(tmp_path: Path, stage: str, at: st
     generate(store, jobs=4, seed=32, start_ms=1_790_000_000_000 + 40 * DAY_MS)
 
     killed = subprocess.run(
-        [sys.executable, "-c", _KILL_AT, str(store), str(out), stage, at],
+        [sys.executable, "-c", _KILL_AT, str(store), str(out), stage, at, ""],
         cwd=REPO,
         capture_output=True,
         env={**os.environ, "PYTHONPATH": str(REPO)},
@@ -467,6 +469,44 @@ def test_killed_export_leaves_no_partial_data(tmp_path: Path, stage: str, at: st
         assert_dataset_equals_tables(out, history, _KILL_TABLES)
     assert parquet_files(out) == listed_files(out)
     assert not (out / "_tmp").exists()
+
+
+def test_killed_export_to_s3_commits_nothing(
+    moto_endpoint: str, aws_test_credentials: None, tmp_path: Path
+) -> None:
+    """Killed after uploading every file, before the manifest: S3 keeps the old commit."""
+    store = tmp_path / "store"
+    generate(store, jobs=5, seed=33)
+    create_bucket(moto_endpoint, "perstack-killed")
+    output = "s3://perstack-killed/history"
+    options = ExportOptions(output=output, tables=_KILL_TABLES, output_endpoint=moto_endpoint)
+    with connect(str(store), cache=False) as history:
+        export_dataset(history, options)
+    manifests = read_manifests(output, moto_endpoint)
+    generate(store, jobs=3, seed=34, start_ms=1_790_000_000_000 + 50 * DAY_MS)
+
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILL_AT, str(store), output, "publish", "all", moto_endpoint],
+        cwd=REPO,
+        capture_output=True,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
+        timeout=120,
+    )
+    assert killed.returncode == -9, killed.stderr.decode()
+    assert read_manifests(output, moto_endpoint) == manifests
+    listed = {f["path"] for m in manifests.values() for f in m["files"]}
+    keys = set(download(moto_endpoint, "perstack-killed", "history/", tmp_path / "before"))
+    assert keys - listed - {"_manifest/shard-0-of-1.json"}, "uploaded, but not committed"
+
+    with connect(str(store), cache=False) as history:
+        report = export_dataset(history, options)
+        keys = set(download(moto_endpoint, "perstack-killed", "history/", tmp_path / "after"))
+        assert_dataset_equals_tables(tmp_path / "after", history, _KILL_TABLES)
+    assert report.jobs_listed == 8
+    now_listed = {
+        f["path"] for m in read_manifests(output, moto_endpoint).values() for f in m["files"]
+    }
+    assert keys == now_listed | {"_manifest/shard-0-of-1.json"}
 
 
 # -- no secrets -----------------------------------------------------------------------------------
