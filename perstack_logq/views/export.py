@@ -222,8 +222,9 @@ class _Target(ABC):
         """A local directory for this run's temporary files, removed afterwards."""
 
     @abstractmethod
-    def list_files(self) -> list[str]:
-        """Every file under the root (paths relative to it), staging excluded."""
+    def list_files(self, folder: str = "") -> list[str]:
+        """Every file under the root, or under ``folder/`` in it (paths relative to the root),
+        staging excluded."""
 
     @abstractmethod
     def read(self, path: str) -> bytes | None: ...
@@ -264,9 +265,9 @@ class _LocalTarget(_Target):
             with suppress(OSError):
                 base.rmdir()  # only when no other shard is staging
 
-    def list_files(self) -> list[str]:
+    def list_files(self, folder: str = "") -> list[str]:
         found = []
-        for directory, subdirs, files in os.walk(self.root):
+        for directory, subdirs, files in os.walk(self.root / folder):
             if Path(directory) == self.root:
                 subdirs[:] = [d for d in subdirs if d != STAGING_DIR]
             relative = Path(directory).relative_to(self.root)
@@ -327,11 +328,11 @@ class _ObjectStoreTarget(_Target):
         with tempfile.TemporaryDirectory(prefix=f"perstack-export-{shard.tag}-") as directory:
             yield Path(directory)
 
-    def list_files(self) -> list[str]:
+    def list_files(self, folder: str = "") -> list[str]:
         found = []
         try:
             pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=self.prefix
+                Bucket=self.bucket, Prefix=self.prefix + (f"{folder}/" if folder else "")
             )
             for page in pages:
                 for item in page.get("Contents", []):
@@ -444,7 +445,7 @@ def read_manifests(output: str, output_endpoint: str | None = None) -> dict[str,
 
 def _read_manifests(target: _Target) -> dict[str, dict[str, Any]]:
     manifests = {}
-    for path in target.list_files():
+    for path in target.list_files(MANIFEST_DIR):
         directory, _, name = path.rpartition("/")
         if directory != MANIFEST_DIR or not _MANIFEST_NAME.match(name):
             continue
