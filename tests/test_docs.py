@@ -1,0 +1,53 @@
+"""The docs keep up with the code: every command and option is documented, and CI runs the
+README's own test command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from perstack_logq.cli import log_app
+
+REPO = Path(__file__).resolve().parents[1]
+README = (REPO / "README.md").read_text(encoding="utf-8")
+
+
+def _quick_start_commands() -> list[str]:
+    section = README.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = section.split("```sh", 1)[1].split("```", 1)[0]
+    return [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+
+
+def test_quick_start_is_two_commands() -> None:
+    assert len(_quick_start_commands()) == 2
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    test_command = _quick_start_commands()[1]
+    assert "pytest" in test_command
+    assert test_command in (REPO / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+
+
+def test_every_command_is_documented() -> None:
+    for command in log_app.registered_commands:
+        name = command.name or command.callback.__name__
+        assert f"perstack log {name}" in README, f"README does not show `perstack log {name}`"
+
+
+def test_every_option_of_the_log_view_is_documented() -> None:
+    import inspect
+
+    source = inspect.getsource(log_app.registered_callback.callback)
+    options = set(re.findall(r'typer\.Option\("(--[a-z-]+)"', source))
+    shared = {"--config", "--storage", "--cache-dir", "--no-cache", "--concurrency", "--debug"}
+    for option in options - shared:
+        assert f"`{option}" in README, f"README does not mention {option}"
+
+
+def test_architecture_doc_names_every_module() -> None:
+    doc = (REPO / "docs" / "architecture.md").read_text(encoding="utf-8")
+    package = REPO / "perstack_logq"
+    for module in package.rglob("*.py"):
+        if module.name in {"__init__.py", "__main__.py"}:
+            continue
+        assert module.name in doc, f"docs/architecture.md does not mention {module.name}"
