@@ -1,3 +1,23 @@
-"""perstack_logq: query Perstack execution history on the filesystem, S3 and R2."""
+"""perstack_logq: query Perstack execution history on the filesystem, S3 and R2.
+
+``perstack_logq.connect(...)`` opens a store's history (see perstack_logq.api). It is imported
+lazily so that ``import perstack_logq`` (and the CLI's start) stays cheap.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from perstack_logq.api import History, connect
 
 __version__ = "0.1.0"
+__all__ = ["History", "__version__", "connect"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in ("connect", "History"):
+        from perstack_logq import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'perstack_logq' has no attribute {name!r}")

@@ -9,6 +9,7 @@ history.tool_calls                               # a Polars DataFrame
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -78,13 +79,15 @@ class History:
 
 
 def open_storage(
-    location: str | StorageConfig | None = None,
+    location: str | os.PathLike[str] | StorageConfig | None = None,
     *,
     config: Path | None = None,
     cwd: Path | None = None,
     concurrency: int | None = None,
 ) -> Storage:
     """The store chosen like the CLI chooses it: a location, perstack.toml, or ./perstack."""
+    if isinstance(location, os.PathLike):
+        location = os.fspath(location)
     if isinstance(location, str) or location is None:
         storage_config = load_storage_config(config_path=config, storage=location, cwd=cwd)
     else:
@@ -95,7 +98,7 @@ def open_storage(
 
 
 def connect(
-    location: str | StorageConfig | None = None,
+    location: str | os.PathLike[str] | StorageConfig | None = None,
     *,
     config: Path | None = None,
     cwd: Path | None = None,
@@ -106,7 +109,7 @@ def connect(
 ) -> History:
     """Open a store's history.
 
-    ``location`` is a path, ``file://...``, ``s3://bucket/prefix``, ``r2://account/bucket/prefix``
+    ``location`` is a path (str or Path), ``file://...``, ``s3://bucket/prefix``, ``r2://account/bucket/prefix``
     or a StorageConfig; without it, ``perstack.toml`` (``config`` or found from ``cwd``) decides.
     With ``cache`` (the default) the decoded tables persist under the user's cache directory and
     only new or changed objects are read next time; ``sync=False`` answers from the cache as is.

@@ -388,7 +388,7 @@ def query_command(
     debug: DebugOpt = False,
 ) -> None:
     """Run SQL (read-only, sandboxed) over the whole history, or a canned query by --name."""
-    from perstack_logq.views.query import bind_canned, parse_params, run_user_sql
+    from perstack_logq.views.query import bind_canned, parse_params, query_errors, run_user_sql
 
     chosen = _output_format(fmt, as_json)
     if (sql is None) == (name is None):
@@ -412,7 +412,8 @@ def query_command(
             history.sync(progress=_progress_printer(chosen.value))
         _report_skipped(history, common)
         relation = run_user_sql(history.database, sql, params)
-        _emit(relation, chosen, output)
+        with query_errors():
+            _emit(relation, chosen, output)
 
 
 @log_app.command("queries")

@@ -24,14 +24,19 @@ def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
         raise QueryError(f"Give exactly one SQL statement (got {len(statements)})")
     kind = statements[0].type
     if kind not in _ALLOWED:
+        # DuckDB reports INSTALL as a LOAD statement.
+        name = "INSTALL/LOAD" if kind == duckdb.StatementType.LOAD else kind.name
         raise QueryError(
-            f"Only read-only queries are allowed: {kind.name} statements are refused "
+            f"Only read-only queries are allowed: {name} statements are refused "
             "(perstack_logq never changes the store or its cache from user SQL)"
         )
 
 
 def lock_down(connection: duckdb.DuckDBPyConnection) -> None:
-    """No more files, network, extensions or settings on this connection."""
+    """No more files, network, extensions or settings on this connection (idempotent)."""
+    locked = connection.execute("SELECT current_setting('lock_configuration')").fetchone()
+    if locked and locked[0]:
+        return
     connection.execute("SET enable_external_access = false")
     connection.execute("SET lock_configuration = true")
 

@@ -11,6 +11,7 @@ import datetime as dt
 import decimal
 import io
 import shutil
+import sys
 import uuid
 from collections.abc import Iterator, Sequence
 from enum import StrEnum
@@ -146,7 +147,7 @@ def _markdown_cell(text: str) -> str:
 def _write_parquet(relation: duckdb.DuckDBPyRelation, path: Path) -> int:
     import pyarrow.parquet as pq
 
-    reader = relation.fetch_arrow_reader(FETCH_BATCH * 16)
+    reader = relation.to_arrow_reader(FETCH_BATCH * 16)
     count = 0
     with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
         for batch in reader:
@@ -158,9 +159,12 @@ def _write_parquet(relation: duckdb.DuckDBPyRelation, path: Path) -> int:
 def format_table(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], *, width: int | None = None
 ) -> str:
-    """A plain-text table that fits the terminal: the widest columns give way first."""
+    """A plain-text table; on a terminal it fits the width, the widest columns giving way first.
+
+    Piped or redirected output is never cut: a script reading it wants every character.
+    """
     if width is None:
-        width = shutil.get_terminal_size((120, 24)).columns
+        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 1_000_000
     texts = [[cell_text(v).replace("\n", "⏎") for v in row] for row in rows]
     widths = [max([len(name), *(len(row[i]) for row in texts)]) for i, name in enumerate(columns)]
     separator = "  "

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 import duckdb
 
@@ -50,14 +51,25 @@ def bind_canned(name: str, given: Mapping[str, str]) -> tuple[SqlFile, dict[str,
     return query, bound
 
 
+@contextmanager
+def query_errors() -> Iterator[None]:
+    """DuckDB errors of a user query, at bind time or while its rows stream out, become
+    one-line QueryErrors (exit code 4)."""
+    try:
+        yield
+    except duckdb.Error as error:
+        raise QueryError(one_line(error)) from error
+
+
 def run_user_sql(
     database: Database, sql: str, params: Mapping[str, str | None] | None = None
 ) -> duckdb.DuckDBPyRelation:
-    """Run SQL in the sandbox: read-only, no files, no network, no settings."""
+    """Run SQL in the sandbox: read-only, no files, no network, no settings.
+
+    The relation is lazy: consume it inside ``query_errors()``.
+    """
     connection = database.connection
     check_read_only(connection, sql)
     lock_down(connection)
-    try:
+    with query_errors():
         return connection.sql(sql, params=dict(params) if params else None)
-    except duckdb.Error as error:
-        raise QueryError(one_line(error)) from error

@@ -36,11 +36,11 @@ step_usage AS (
         job_id,
         run_id,
         count(*) AS step_count,
-        sum(input_tokens) AS input_tokens,
-        sum(output_tokens) AS output_tokens,
-        sum(reasoning_tokens) AS reasoning_tokens,
-        sum(total_tokens) AS total_tokens,
-        sum(cached_input_tokens) AS cached_input_tokens
+        CAST(sum(input_tokens) AS BIGINT) AS input_tokens,
+        CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
+        CAST(sum(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
+        CAST(sum(total_tokens) AS BIGINT) AS total_tokens,
+        CAST(sum(cached_input_tokens) AS BIGINT) AS cached_input_tokens
     FROM steps
     GROUP BY job_id, run_id
 )
