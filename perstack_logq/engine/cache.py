@@ -20,7 +20,7 @@ from perstack_logq.storage.base import Storage
 
 # The cache's DuckDB buffer pool: what a sync or query holds in memory at most before DuckDB
 # spills to ``tmp/`` beside the cache, whatever the size of the store.
-CACHE_MEMORY_LIMIT = "512MB"
+CACHE_MEMORY_LIMIT = "256MB"
 
 
 def default_cache_dir() -> Path:
