@@ -5,8 +5,9 @@ proxy answers with an S3 error, sleeps past the client's read timeout, resets th
 or sends half a body. It also keeps a request log (method, path, status, fault), which is how
 tests prove what a command asked of the store.
 
-Bounded: a thread per connection (daemon threads), every wait is cut short when the proxy
-stops, and the proxy stops by itself after ``lifetime`` seconds if a test forgets to.
+Bounded: a thread per connection, at most MAX_CONNECTIONS at once (daemon threads); every
+wait is cut short when the proxy stops, and the proxy stops by itself after ``lifetime``
+seconds if a test forgets to.
 """
 
 from __future__ import annotations
@@ -20,12 +21,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 FaultKind = Literal["error", "timeout", "reset", "truncate"]
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy-connection"})
 _UPSTREAM_TIMEOUT = 30.0
+MAX_CONNECTIONS = 64  # open client connections at once; more wait for a free slot
 
 
 @dataclass
@@ -106,6 +108,30 @@ def _error_body(fault: Fault, path: str) -> bytes:
         f"<Error><Code>{fault.code}</Code><Message>{fault.message}</Message>"
         f"<Resource>{path.split('?')[0]}</Resource><RequestId>fault-proxy</RequestId></Error>"
     ).encode()
+
+
+class _BoundedServer(ThreadingHTTPServer):
+    """A thread per connection, at most MAX_CONNECTIONS of them; daemon threads."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        self.slots.acquire()
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self.slots.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self.slots.release()
 
 
 def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
@@ -198,8 +224,7 @@ def running_fault_proxy(upstream: str, *, lifetime: float = 120.0) -> Iterator[F
     """Start a proxy to ``upstream`` on 127.0.0.1 and a free port; stop it afterwards (or after
     ``lifetime`` seconds, whichever comes first)."""
     proxy = FaultProxy(upstream)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(proxy))
-    server.daemon_threads = True
+    server = _BoundedServer(_handler(proxy))
     host, port = server.server_address[:2]
     proxy.url = f"http://{host}:{port}"
     serving = threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True)
