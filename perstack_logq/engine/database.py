@@ -10,15 +10,11 @@ sync completes.
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
-import sys
+import queue
+import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from itertools import islice
 from pathlib import Path
 from typing import Protocol
 
@@ -29,7 +25,6 @@ from perstack_logq.decode import schema
 from perstack_logq.decode.records import StoreDecoder
 from perstack_logq.engine.sqlfiles import sql_file, sql_folder
 from perstack_logq.storage.base import ObjectInfo, ReadFailure, Storage
-from perstack_logq.storage.filesystem import FileSystemStorage
 from perstack_logq.storage.layout import KeyKind, parse_key
 
 # Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
@@ -51,9 +46,6 @@ _LISTING_BATCH = 50_000
 # many objects: memory depends on these, never on the size of the store.
 _BATCH_BYTES = 16 * 1024 * 1024
 _BATCH_KEYS = 4_000
-# A local sync with at least this much to read decodes in up to _MAX_WORKERS processes.
-_PARALLEL_MIN_BYTES = 64 * 1024 * 1024
-_MAX_WORKERS = 4
 # A file database checkpoints (rewrites its tables to the file) when its WAL reaches this size.
 # DuckDB's default, 16 MB, means a checkpoint after nearly every batch of a big sync, a quarter
 # of its CPU time; committed batches are in the WAL either way, so a killed sync loses none.
@@ -114,38 +106,42 @@ def decode_objects(objects: Iterable[tuple[str, bytes | ReadFailure]]) -> Iterat
         yield batch
 
 
-def _read_and_decode(storage: Storage, keys: list[str]) -> list[DecodedBatch]:
-    """One batch of keys, read and decoded in a worker process."""
-    return list(decode_objects(storage.read_objects(keys)))
+class _CommitThread:
+    """Commits batches on a thread of its own while the caller reads and decodes the next ones.
 
+    DuckDB releases the GIL while it writes, so decoding (Python) and writing (DuckDB) overlap
+    on two cores at no extra CPU cost. At most two decoded batches wait: memory stays bounded.
+    """
 
-def _ignore_sigint() -> None:
-    # Ctrl-C is the parent's to handle: it stops handing out batches and shuts the pool.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    def __init__(self, commit: Callable[[dict[str, pa.Table], list[str]], None]) -> None:
+        self._commit = commit
+        self._queue: queue.Queue[DecodedBatch | None] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="perstack-logq-commit")
+        self._thread.start()
 
+    def _run(self) -> None:
+        while (batch := self._queue.get()) is not None:
+            if self._error is None:  # after a failure, drain the queue without writing
+                try:
+                    self._commit(batch.tables, batch.keys)
+                except BaseException as error:
+                    self._error = error
 
-def _decode_in_workers(
-    storage: FileSystemStorage, batches: Iterator[list[str]]
-) -> Iterator[DecodedBatch]:
-    """``_read_and_decode`` over ``batches`` in worker processes, at most two batches per
-    worker ahead of the caller (memory stays bounded by the batch size, not by the store)."""
-    workers = max(1, min(_MAX_WORKERS, os.cpu_count() or 1))
-    # fork, not spawn: spawn would re-run the user's main script in every worker. The workers
-    # never touch DuckDB (whose idle threads the fork leaves behind), only files and Arrow.
-    context = multiprocessing.get_context("fork")
-    pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_ignore_sigint)
-    try:
-        pending = [
-            pool.submit(_read_and_decode, storage, keys) for keys in islice(batches, 2 * workers)
-        ]
-        while pending:
-            done = pending.pop(0).result()  # in order: batches commit in key order
-            pending.extend(
-                pool.submit(_read_and_decode, storage, keys) for keys in islice(batches, 1)
-            )
-            yield from done
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+    def put(self, batch: DecodedBatch) -> None:
+        self._raise_failure()
+        self._queue.put(batch)
+
+    def close(self) -> None:
+        """Wait for the batches handed over so far (also when the caller failed or was
+        interrupted: each is a whole transaction), then raise what the writer met."""
+        self._queue.put(None)
+        self._thread.join()
+        self._raise_failure()
+
+    def _raise_failure(self) -> None:
+        if self._error is not None:
+            raise self._error
 
 
 def _create_table_sql(table: schema.Table) -> str:
@@ -248,38 +244,28 @@ class Database:
         state = SyncProgress(objects_total=total)
         if progress:
             progress(state)
-        for batch in self._decoded_batches(pending_bytes):
-            self._commit(batch.tables, batch.keys)
-            report.read += len(batch.keys)
-            report.unreadable.extend(batch.unreadable)
-            state.objects_done += batch.objects
-            state.bytes_done += batch.bytes
-            if progress:
-                progress(state)
+        writer = _CommitThread(self._commit)
+        try:
+            for batch in self._decoded_batches(pending_bytes):
+                writer.put(batch)
+                report.read += len(batch.keys)
+                report.unreadable.extend(batch.unreadable)
+                state.objects_done += batch.objects
+                state.bytes_done += batch.bytes
+                if progress:
+                    progress(state)
+        finally:
+            writer.close()
         con.execute("DROP TABLE IF EXISTS _sync_pending")
         con.execute("DROP TABLE IF EXISTS _sync_stale")
         con.execute("DROP TABLE IF EXISTS _sync_listing")
         return report
 
     def _decoded_batches(self, pending_bytes: int) -> Iterator[DecodedBatch]:
-        """The pending objects read and decoded, one bounded batch at a time.
-
-        A big sync of a local store decodes in worker processes (decoding is CPU-bound Python:
-        threads would share one core) while this process writes to DuckDB. Anything else is
-        decoded here, as it arrives, from one stream of reads: a remote store's GETs stay in
-        flight while a batch is decoded and committed.
-        """
-        batches = self._pending_batches()
-        if (
-            pending_bytes >= _PARALLEL_MIN_BYTES
-            and isinstance(self.storage, FileSystemStorage)
-            and sys.platform == "linux"  # where fork is safe (see _decode_in_workers)
-        ):
-            yield from _decode_in_workers(self.storage, batches)
-            return
+        """The pending objects read and decoded, one bounded batch at a time, from one stream
+        of reads: a remote store's GETs stay in flight while a batch is decoded."""
         with self._object_reader(pending_bytes) as reader:
-            keys = (key for batch in batches for key in batch)
-            yield from decode_objects(reader.read_objects(keys))
+            yield from decode_objects(reader.read_objects(self._pending_keys()))
 
     @contextmanager
     def _object_reader(self, pending_bytes: int) -> Iterator[ObjectReader]:
@@ -350,23 +336,13 @@ class Database:
         con.execute("COMMIT")
         return removed
 
-    def _pending_batches(self) -> Iterator[list[str]]:
-        """Pending keys in batches of at most _BATCH_BYTES (by listed size) or _BATCH_KEYS."""
+    def _pending_keys(self) -> Iterator[str]:
         # A cursor of its own: the main connection keeps inserting while this one reads.
         reader = self.connection.cursor()
         try:
-            result = reader.execute("SELECT key, size FROM _sync_pending ORDER BY key")
-            batch: list[str] = []
-            batch_bytes = 0
+            result = reader.execute("SELECT key FROM _sync_pending ORDER BY key")
             while rows := result.fetchmany(_BATCH_KEYS):
-                for key, size in rows:
-                    if batch and (batch_bytes + size > _BATCH_BYTES or len(batch) >= _BATCH_KEYS):
-                        yield batch
-                        batch, batch_bytes = [], 0
-                    batch.append(key)
-                    batch_bytes += size
-            if batch:
-                yield batch
+                yield from (key for (key,) in rows)
         finally:
             reader.close()
 

@@ -298,21 +298,3 @@ def test_query_syncs_first_unless_no_sync(tmp_path: Path) -> None:
     fresh = run_cli(*query, *where, check=True).stdout.splitlines()[1]
     assert stale == before
     assert int(fresh) == int(before) + 1
-
-
-def test_decoding_in_worker_processes_gives_the_same_tables(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A big local sync decodes in worker processes; forced here on the small fixture store."""
-    from perstack_logq.engine import database as engine
-
-    storage = FileSystemStorage(FIXTURE_STORE)
-    expected = fresh_snapshot(storage)
-    monkeypatch.setattr(engine, "_PARALLEL_MIN_BYTES", 0)
-    monkeypatch.setattr(engine, "_BATCH_KEYS", 25)
-    database = open_database(storage, cache_dir=tmp_path / "cache")
-    try:
-        assert database.sync().read == len(fixture_files())
-        assert_same_tables(snapshot(database), expected)
-    finally:
-        database.close()
