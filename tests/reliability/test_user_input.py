@@ -184,16 +184,7 @@ def test_bad_options_are_usage_errors(
         ("DROP TABLE events", ("Only read-only queries are allowed",)),
         ("COPY events TO 'x.csv'", ("Only read-only queries are allowed",)),
         ("SELECT * FROM read_text('/etc/hostname')", ("Permission Error",)),
-        pytest.param(
-            "SELECT CAST('abc' AS INTEGER)",
-            ("Conversion Error",),
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="defect in views/query.py run_user_sql: it returns a lazy relation, so "
-                "errors raised while rows are fetched (conversion, out of range) escape as "
-                "'unexpected ConversionException', exit 1 instead of a query error (4)",
-            ),
-        ),
+        ("SELECT CAST('abc' AS INTEGER)", ("Conversion Error",)),
     ],
 )
 def test_bad_sql_is_a_query_error(store: Path, sql: str, fragments: tuple[str, ...]) -> None:
