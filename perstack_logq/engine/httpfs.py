@@ -62,6 +62,8 @@ class DirectReader:
     One ``read_blob`` query fetches its files one after the other, so ``concurrency`` queries
     (threads, each on a cursor of the one connection; DuckDB releases the GIL while it waits)
     run side by side over small chunks, at most two chunks per thread ahead of the caller.
+    httpfs sends a HEAD before each GET, so the default is twice the storage's concurrency:
+    as many requests in flight as boto3 would have.
     """
 
     def __init__(
@@ -73,7 +75,7 @@ class DirectReader:
     ) -> None:
         self.storage = storage
         self.chunk = chunk
-        self.concurrency = concurrency or storage.concurrency
+        self.concurrency = concurrency or 2 * storage.concurrency
         self.connection = duckdb.connect(
             ":memory:",
             config={"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"},
