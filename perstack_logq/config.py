@@ -147,12 +147,12 @@ def load_storage_config(
     if config_path is not None:
         from_file = _storage_from_file(config_path, cwd)
         if isinstance(from_file, FileSystemConfig) and env_path is not None:
-            return FileSystemConfig(_absolute_path(env_path, cwd))
+            return FileSystemConfig(_absolute_path(env_path, cwd, STORAGE_PATH_ENV))
         if from_file is not None:
             return from_file
 
     if env_path is not None:
-        return FileSystemConfig(_absolute_path(env_path, cwd))
+        return FileSystemConfig(_absolute_path(env_path, cwd, STORAGE_PATH_ENV))
     return FileSystemConfig(cwd / DEFAULT_STORAGE_DIR)
 
 
@@ -162,7 +162,7 @@ def parse_location(location: str, cwd: Path) -> StorageConfig:
         raise ConfigError(f"--storage must not be empty (use {_LOCATION_FORMS})")
     scheme, sep, rest = location.partition("://")
     if not sep or not _URL_SCHEME.fullmatch(scheme):  # "./a://b" is a (strange) path
-        return FileSystemConfig(_absolute_path(location, cwd))
+        return FileSystemConfig(_absolute_path(location, cwd, "--storage"))
     scheme = scheme.lower()
 
     if scheme == "file":
@@ -375,7 +375,11 @@ class _FileValidator:
         return value
 
     def _path(self, name: str, value: Any) -> Path:
-        return _absolute_path(self._string(name, value), self.base_dir)
+        text = self._string(name, value)
+        try:
+            return _absolute_path(text, self.base_dir, name)
+        except ConfigError as error:
+            raise self.error(str(error)) from None
 
 
 def _looks_like_credential(key: str) -> bool:
@@ -396,8 +400,17 @@ def _show(value: Any) -> str:
     return str(value)
 
 
-def _absolute_path(path: str, base: Path) -> Path:
-    return Path(os.path.abspath(base / Path(path).expanduser()))
+def _absolute_path(path: str, base: Path, where: str) -> Path:
+    """``path`` made absolute against ``base``, ``~`` expanded; ConfigError naming ``where``
+    for a path no filesystem call could take (a NUL byte, the home of an unknown user)."""
+    if "\x00" in path:
+        raise ConfigError(f"{where}: a path must not contain a NUL byte (got {path!r})")
+    try:
+        expanded = Path(path).expanduser()
+    except RuntimeError:
+        user = path[1:].split("/", 1)[0]
+        raise ConfigError(f"{where}: {path!r} names the home of an unknown user {user!r}") from None
+    return Path(os.path.abspath(base / expanded))
 
 
 def _display_path(path: Path, cwd: Path) -> str:

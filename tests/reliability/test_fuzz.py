@@ -202,11 +202,9 @@ def _toml_document(tables: dict[str, dict[str, object]]) -> str:
     )
 
 
-# Not "~user" paths: test_user_input holds the xfail for that config.py defect.
-_no_tilde = st.text(max_size=10).filter(lambda text: not text.startswith("~"))
 toml_values = st.one_of(
     st.sampled_from(["filesystem", "s3", "r2", "eu", "./store", "http://127.0.0.1:9000", ""]),
-    _no_tilde,
+    st.text(max_size=10),
     st.integers(-5, 5),
     st.booleans(),
     st.lists(st.integers(0, 3), max_size=2),
@@ -247,9 +245,7 @@ def test_config_loader(config_file: Path, text: str) -> None:
 
 @MANY
 @given(
-    st.one_of(
-        syntax_text, st.from_regex(r"(s3|r2|file|gs|S3)://[a-z/.:]{0,20}", fullmatch=True)
-    ).filter(lambda text: not text.startswith("~"))  # the xfailed defect of test_user_input
+    st.one_of(syntax_text, st.from_regex(r"(s3|r2|file|gs|S3)://[a-z/.:]{0,20}", fullmatch=True))
 )
 def test_storage_location_parser(location: str) -> None:
     try:

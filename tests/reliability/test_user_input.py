@@ -103,27 +103,11 @@ def test_credentials_in_perstack_toml_are_refused_without_echoing_them(
     assert secret not in result.stderr + result.stdout
 
 
-_TILDE_DEFECT = (
-    "defect in config.py _absolute_path: Path.expanduser() raises RuntimeError for ~unknownuser, "
-    "so the CLI ends with 'unexpected RuntimeError' (exit 1) instead of a usage error"
-)
-
-
 @pytest.mark.parametrize(
     "toml",
     [
-        pytest.param(
-            '[storage.filesystem]\npath = "a\\u0000b"\n',
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="defect in config.py: a NUL byte in [storage.filesystem] path is accepted, "
-                "then os.scandir raises ValueError: 'unexpected ValueError' (exit 1)",
-            ),
-        ),
-        pytest.param(
-            '[storage.filesystem]\npath = "~nosuchuser0/x"\n',
-            marks=pytest.mark.xfail(strict=True, reason=_TILDE_DEFECT),
-        ),
+        '[storage.filesystem]\npath = "a\\u0000b"\n',
+        '[storage.filesystem]\npath = "~nosuchuser0/x"\n',
     ],
 )
 def test_unusable_path_in_perstack_toml(tmp_path: Path, toml: str) -> None:
@@ -132,7 +116,6 @@ def test_unusable_path_in_perstack_toml(tmp_path: Path, toml: str) -> None:
     _one_error_line(cli("--config", str(config), "--no-cache"), USAGE, "perstack.toml: ")
 
 
-@pytest.mark.xfail(strict=True, reason=_TILDE_DEFECT)
 def test_storage_path_of_an_unknown_user() -> None:
     _one_error_line(cli("--storage", "~nosuchuser0/perstack", "--no-cache"), USAGE, "--storage")
 
