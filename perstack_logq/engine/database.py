@@ -352,18 +352,23 @@ class Database:
             return
         con = self.connection
         con.execute("BEGIN TRANSACTION")
-        for name, batch in tables.items():
-            con.register("decoded_batch", batch)
-            con.execute(f"INSERT INTO {name} SELECT * FROM decoded_batch")
-            con.unregister("decoded_batch")
-        if keys:
-            key_table = pa.table({"key": pa.array(keys, pa.string())})
-            con.register("decoded_keys", key_table)
-            con.execute(
-                "INSERT INTO _objects SELECT p.key, p.job_id, p.kind, p.size, p.version "
-                "FROM _sync_pending AS p SEMI JOIN decoded_keys AS d ON p.key = d.key"
-            )
-            con.unregister("decoded_keys")
+        try:
+            for name, batch in tables.items():
+                con.register("decoded_batch", batch)
+                con.execute(f"INSERT INTO {name} SELECT * FROM decoded_batch")
+                con.unregister("decoded_batch")
+            if keys:
+                key_table = pa.table({"key": pa.array(keys, pa.string())})
+                con.register("decoded_keys", key_table)
+                con.execute(
+                    "INSERT INTO _objects SELECT p.key, p.job_id, p.kind, p.size, p.version "
+                    "FROM _sync_pending AS p SEMI JOIN decoded_keys AS d ON p.key = d.key"
+                )
+                con.unregister("decoded_keys")
+        except BaseException:
+            # Neither rows nor manifest entries of this batch: the next sync reads it again.
+            con.execute("ROLLBACK")
+            raise
         con.execute("COMMIT")
 
     # -- queries --------------------------------------------------------------------------
