@@ -624,6 +624,24 @@ HOW = """How each figure is measured (all in one run of this script, side by sid
 6. Proportional set size (PSS) of the syncing process and any child, sampled every 50 ms,
    during a cold sync of the biggest store into a new cache.
 7. Wall time of the installed `perstack` command against `python -c pass` (median).
+
+What bounds the missed figures (from profiles of the same stores, not timed by this run):
+
+- 1: a sync does per file what the floor does (list, read, `orjson.loads`), then builds Arrow
+  rows for seven tables and writes them, JSON text included, into DuckDB. Its largest single
+  cost is the decoder turning Python `str` columns into Arrow arrays (`StoreDecoder.flush`);
+  the filesystem listing (a `stat` of every file) alone is about half the floor. Writing to
+  DuckDB runs on a thread of its own, overlapping the decoding.
+- 3 and 4: a fresh cache still lists the whole store (every file's size and mtime, or every
+  object's ETag) to find what is new, changed or gone; that listing, plus interpreter
+  start-up, is most of the fresh query and of the incremental sync. The cold side is only a
+  few seconds on this store, so 20x would need a complete freshness check in about 0.2 s.
+- 2b, httpfs: DuckDB's `read_blob` sends a HEAD before every GET and reads the files of one
+  query one after the other, so even with many queries in flight it trails boto3 through a
+  20 ms round trip; boto3 GETs are therefore the default (`direct_reads=False`).
+- Start-up times include importing pandas, which pyarrow and DuckDB import, when it is
+  installed, on their first conversion of Python objects (this environment has it through
+  dask; `pip install perstack-logq` does not).
 """
 
 
