@@ -627,11 +627,12 @@ HOW = """How each figure is measured (all in one run of this script, side by sid
 
 What bounds the missed figures (from profiles of the same stores, not timed by this run):
 
-- 1: a sync does per file what the floor does (list, read, `orjson.loads`), then builds Arrow
-  rows for seven tables and writes them, JSON text included, into DuckDB. Its largest single
-  cost is the decoder turning Python `str` columns into Arrow arrays (`StoreDecoder.flush`);
-  the filesystem listing (a `stat` of every file) alone is about half the floor. Writing to
-  DuckDB runs on a thread of its own, overlapping the decoding.
+- 1: a sync does per file what the floor does (list, read, `orjson.loads`), then, still in
+  Python, parses the key, picks the fields of seven tables and builds Arrow batches; that
+  per-file Python work is the critical path (about two thirds of the sync). Writing to DuckDB
+  runs on a thread of its own, overlapping it, and the closing checkpoint writes the tables to
+  the cache file once. The filesystem listing (a `stat` of every file) alone is about half
+  the floor.
 - 3 and 4: a fresh cache still lists the whole store (every file's size and mtime, or every
   object's ETag) to find what is new, changed or gone; that listing, plus interpreter
   start-up, is most of the fresh query and of the incremental sync. The cold side is only a
