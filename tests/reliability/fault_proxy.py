@@ -149,9 +149,10 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             body = self.rfile.read(length) if length else None
             fault = proxy.take_fault(self.command, self.path)
             if fault is not None and fault.kind == "error":
+                # Logged before the answer: a client that exits on it must find it in the log.
+                proxy.record(self.command, self.path, fault.status, fault)
                 error_headers = {"Content-Type": "application/xml"}
                 self._send(fault.status, error_headers, _error_body(fault, self.path))
-                proxy.record(self.command, self.path, fault.status, fault)
                 return
             if fault is not None and fault.kind == "timeout":
                 proxy.record(self.command, self.path, None, fault)
@@ -166,12 +167,12 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 self.close_connection = True
                 return
             status, headers, payload = self._forward(body)
+            proxy.record(self.command, self.path, status, fault)
             if fault is not None:  # truncate
                 self._send(status, headers, payload[: len(payload) // 2], length=len(payload))
                 self.close_connection = True
             else:
                 self._send(status, headers, payload)
-            proxy.record(self.command, self.path, status, fault)
 
         def _forward(self, body: bytes | None) -> tuple[int, dict[str, str], bytes]:
             # One upstream connection per client connection, reused while both stay open.
