@@ -8,7 +8,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
-from reliability.fault_proxy import LoggedRequest, running_fault_proxy
+from support.fault_proxy import LoggedRequest, running_fault_proxy
 from support.moto_server import (
     DUMMY_KEY_ID,
     DUMMY_SECRET,

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from fault_proxy import FaultProxy, running_fault_proxy
 from reliability_support import cli
 from support import FIXTURE_BUCKET, FIXTURE_PREFIX
+from support.fault_proxy import FaultProxy, running_fault_proxy
 
 JOB = "mq65x3vs2c09epdmpdo634n5"
 RUN = "jsnrahmhe2k82nsoph3r50vf"

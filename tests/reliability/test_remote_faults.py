@@ -14,9 +14,9 @@ from pathlib import Path
 
 import orjson
 import pytest
-from fault_proxy import Fault, FaultProxy, running_fault_proxy
 from reliability_support import Result, cli
 from support import FIXTURE_BUCKET, FIXTURE_PREFIX
+from support.fault_proxy import Fault, FaultProxy, running_fault_proxy
 
 from perstack_logq.config import S3Config
 from perstack_logq.errors import StorageError
