@@ -64,14 +64,13 @@ class Row:
     figure: str
     ours: str
     reference: str
-    ratio: float | None
-    ratio_text: str
+    ratio: str
     goal: str
     met: bool | None  # None: no goal, for reference only
 
     def cells(self) -> list[str]:
         verdict = "" if self.met is None else ("yes" if self.met else "**MISSED**")
-        return [self.figure, self.ours, self.reference, self.ratio_text, self.goal, verdict]
+        return [self.figure, self.ours, self.reference, self.ratio, self.goal, verdict]
 
 
 @dataclass
@@ -103,10 +102,14 @@ def ensure_store(work: Path, jobs: int, seed: int, scale: float) -> Path:
     return root
 
 
-def store_files(root: Path) -> Iterator[Path]:
-    for directory, _, names in os.walk(root / "jobs"):
+def files_under(directory: Path) -> Iterator[Path]:
+    for parent, _, names in os.walk(directory):
         for name in names:
-            yield Path(directory, name)
+            yield Path(parent, name)
+
+
+def store_files(root: Path) -> Iterator[Path]:
+    return files_under(root / "jobs")
 
 
 def store_bytes(root: Path) -> int:
@@ -267,7 +270,7 @@ def rate(count: float, seconds: float, unit: str) -> str:
 def ratio_row(
     figure: str, ours: str, reference: str, ratio: float, goal: str, check: Callable[[float], bool]
 ) -> Row:
-    return Row(figure, ours, reference, ratio, f"{ratio:.2f}", goal, check(ratio))
+    return Row(figure, ours, reference, f"{ratio:.2f}", goal, check(ratio))
 
 
 def figure_filesystem(report: Report, root: Path, work: Path) -> ChildResult:
@@ -298,18 +301,16 @@ def figure_filesystem(report: Report, root: Path, work: Path) -> ChildResult:
             lambda r: r >= 0.6,
         )
     )
-    report.rows.append(
+    report.add(
         Row(
             "1. cold ingest, filesystem, vs DuckDB read_json_objects",
             ours_text,
             f"{rate(events, duck, 'events')}, {rate(megabytes, duck, 'MB')} ({duck:.1f} s)",
-            duck / ours.seconds,
             f"{duck / ours.seconds:.2f}",
             "reference",
             None,
         )
     )
-    print(" | ".join(report.rows[-1].cells()), flush=True)
     return ours
 
 
@@ -368,7 +369,7 @@ def serve_moto(root: Path, objects: int) -> None:
     for job in sorted((root / "jobs").iterdir()):
         if len(keys) >= objects:
             break
-        for path in sorted(store_files_of(job)):
+        for path in sorted(files_under(job)):
             key = path.relative_to(root).as_posix()
             backend.put_object(BUCKET, PREFIX + key, path.read_bytes())
             keys.append(key)
@@ -376,12 +377,6 @@ def serve_moto(root: Path, objects: int) -> None:
     print(json.dumps(keys), flush=True)
     sys.stdin.read()  # the parent closes it (or dies)
     server.stop()
-
-
-def store_files_of(job_dir: Path) -> Iterator[Path]:
-    for directory, _, names in os.walk(job_dir):
-        for name in names:
-            yield Path(directory, name)
 
 
 def s3_client(endpoint: str, concurrency: int) -> Any:
@@ -545,7 +540,6 @@ def figure_memory(report: Report, many: Path, cache_dir: Path) -> None:
             f"({count_jobs(many):,} jobs)",
             f"{ours.peak_memory_mb:,.0f} MB",
             f"{ours.seconds:.0f} s, {rate(megabytes, ours.seconds, 'MB')}",
-            None,
             "-",
             "<= 1 GB" + ("" if megabytes >= 1000 else " (store < 1 GB: smoke size)"),
             ours.peak_memory_mb <= 1024,
@@ -569,7 +563,6 @@ def figure_startup(report: Report, tiny: Path, cache_dir: Path, repeats: int) ->
                 f"7. start-up: {label}",
                 f"{seconds:.2f} s",
                 f"{bare:.2f} s (`python -c pass`)",
-                seconds / bare,
                 f"{seconds / bare:.1f}x",
                 "reference",
                 None,
