@@ -221,9 +221,13 @@ def test_job_scoped_sync_then_full_sync_matches(store: MutableStore, tmp_path: P
 # can kill it, deterministically, after a few of them.
 _SYNC_WITH_SMALL_BATCHES = textwrap.dedent(
     """
+    import signal
     import sys
     from perstack_logq import cli
     from perstack_logq.engine import database
+
+    # Ctrl-C as on a terminal, even when this test runs where SIGINT is inherited ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
     database._BATCH_KEYS = 20
     commit = database.Database._commit
@@ -239,7 +243,10 @@ _SYNC_WITH_SMALL_BATCHES = textwrap.dedent(
 )
 
 
-def test_sync_killed_midway_is_completed_by_the_next_sync(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGKILL, signal.SIGINT], ids=["kill-9", "ctrl-c"])
+def test_sync_killed_midway_is_completed_by_the_next_sync(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     root = tmp_path / "store"
     shutil.copytree(FIXTURE_STORE, root)
     cache_dir = tmp_path / "cache"
@@ -265,10 +272,13 @@ def test_sync_killed_midway_is_completed_by_the_next_sync(tmp_path: Path) -> Non
         if line.startswith("committed"):
             commits += 1
             if commits == 3:
-                process.send_signal(signal.SIGKILL)
+                process.send_signal(stop)
                 break
+    rest = process.stdout.read()
     process.wait(timeout=60)
-    assert process.returncode == -signal.SIGKILL, "the sync ended before it could be killed"
+    assert "listed" not in rest, "the sync ended before it could be stopped"
+    if stop == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
 
     storage = FileSystemStorage(root)
     database = open_database(storage, cache_dir=cache_dir)
