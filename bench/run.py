@@ -596,10 +596,10 @@ def machine() -> str:
 HOW = """How each figure is measured (all in one run of this script, side by side):
 
 1. `Database.sync()` of the whole store into a new cache file, in a fresh process (timed from
-   opening the cache to the last commit), against (a) the floor of any Python design: one
-   process walking `jobs/`, reading every file and parsing it with `orjson.loads`, nothing
-   else; (b) DuckDB `read_json_objects` over `jobs/**/*.json`. Events/s and MB/s share one
-   ratio (same store, same counts).
+   opening the cache to closing it, final checkpoint included), against (a) the floor of any
+   Python design: one process walking `jobs/`, reading every file and parsing it with
+   `orjson.loads`, nothing else; (b) DuckDB `read_json_objects` over `jobs/**/*.json`.
+   Events/s and MB/s share one ratio (same store, same counts).
 2. moto server (own process, store loaded in-process) behind `bench/latency_proxy.py` (own
    process, +20 ms per request). (a) one GET at a time with one boto3 client, as the original
    command reads; (b) a bare `ThreadPoolExecutor` doing only `get_object().read()` of the same
