@@ -644,7 +644,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args
     _configure_logging()
     try:
-        app(args=args, prog_name=Path(sys.argv[0]).name or "perstack", standalone_mode=False)
+        # Typer hands back (not raises) the exit code it chose, e.g. 130 for a Ctrl-C.
+        returned = app(
+            args=args, prog_name=Path(sys.argv[0]).name or "perstack", standalone_mode=False
+        )
     except typer.Exit as done:
         return done.exit_code
     except typer.Abort:
@@ -663,9 +666,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         # `perstack log ... | head` closed the pipe: not an error worth a message.
         sys.stderr.close()
         return 0
-    except Exception as error:
+    except Exception as error:  # the last line of defence: still one line, never a traceback
         _report(f"unexpected {type(error).__name__}: {error} (run with --debug for details)", debug)
         return 1
+    if isinstance(returned, int) and returned:
+        if returned == 130:
+            print("Interrupted", file=sys.stderr)
+        return returned
     return 0
 
 

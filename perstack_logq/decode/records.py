@@ -154,7 +154,7 @@ class StoreDecoder:
         """Decode one object. Never raises for bad data: it becomes a skipped_files row."""
         parsed = parse_key(key)
         if parsed is None or parsed.kind is KeyKind.UNKNOWN:
-            self.skip(key, "unknown_layout", "not a job, checkpoint, run setting or event file")
+            self.skip_unknown_layout(key)
             return
         if not body.strip():
             self.skip(key, "invalid_json", "empty file")
@@ -180,6 +180,10 @@ class StoreDecoder:
             self.skip(key, "invalid_record", str(error))
             return
         self.pending_bytes += len(body)
+
+    def skip_unknown_layout(self, key: str) -> None:
+        """A file whose name or place is not part of the layout: skipped without reading it."""
+        self.skip(key, "unknown_layout", "not a job, checkpoint, run setting or event file")
 
     def skip(self, key: str, reason: str, detail: str) -> None:
         self._rows["skipped_files"].append((key, reason, detail))

@@ -237,11 +237,15 @@ class Database:
         con = self.connection
         con.execute(sql_file("sync", "10_pending").text, {"kinds": kind_names})
         con.execute(sql_file("sync", "20_stale").text, params)
-        report.removed = self._forget_stale()
+        report.removed = con.execute(
+            "SELECT count(*) FROM _sync_stale ANTI JOIN _sync_pending USING (key)"
+        ).fetchone()[0]
+        self._forget_stale()
         total, pending_bytes = con.execute(
             "SELECT count(*), coalesce(sum(size), 0) FROM _sync_pending"
         ).fetchone()
         state = SyncProgress(objects_total=total)
+        state.objects_done = self._skip_unknown_layout()
         if progress:
             progress(state)
         writer = _CommitThread(self._commit)
@@ -261,11 +265,24 @@ class Database:
         con.execute("DROP TABLE IF EXISTS _sync_listing")
         return report
 
+    def _skip_unknown_layout(self) -> int:
+        """Stray files (``.DS_Store``, editor backups, bad event names) are recorded as skipped
+        and entered in the manifest without a single read: their bodies cannot matter."""
+        skipped = 0
+        for keys in self._pending_key_chunks(unknown_layout=True):
+            decoder = StoreDecoder()
+            for key in keys:
+                decoder.skip_unknown_layout(key)
+            self._commit(decoder.flush(), keys)
+            skipped += len(keys)
+        return skipped
+
     def _decoded_batches(self, pending_bytes: int) -> Iterator[DecodedBatch]:
         """The pending objects read and decoded, one bounded batch at a time, from one stream
         of reads: a remote store's GETs stay in flight while a batch is decoded."""
         with self._object_reader(pending_bytes) as reader:
-            yield from decode_objects(reader.read_objects(self._pending_keys()))
+            keys = (key for chunk in self._pending_key_chunks() for key in chunk)
+            yield from decode_objects(reader.read_objects(keys))
 
     @contextmanager
     def _object_reader(self, pending_bytes: int) -> Iterator[ObjectReader]:
@@ -322,11 +339,11 @@ class Database:
         del batch
         return len(rows)
 
-    def _forget_stale(self) -> int:
+    def _forget_stale(self) -> None:
+        """Rows and manifest entries of every stale key, gone in one transaction."""
         con = self.connection
-        removed = con.execute("SELECT count(*) FROM _sync_stale").fetchone()[0]
-        if not removed:
-            return 0
+        if not con.execute("SELECT count(*) FROM _sync_stale").fetchone()[0]:
+            return
         con.execute("BEGIN TRANSACTION")
         for table in schema.DATA_TABLES:
             con.execute(
@@ -334,15 +351,18 @@ class Database:
             )
         con.execute("DELETE FROM _objects WHERE key IN (SELECT key FROM _sync_stale)")
         con.execute("COMMIT")
-        return removed
 
-    def _pending_keys(self) -> Iterator[str]:
+    def _pending_key_chunks(self, *, unknown_layout: bool = False) -> Iterator[list[str]]:
+        """The pending keys to read (or, with ``unknown_layout``, the stray ones), in chunks."""
         # A cursor of its own: the main connection keeps inserting while this one reads.
         reader = self.connection.cursor()
         try:
-            result = reader.execute("SELECT key FROM _sync_pending ORDER BY key")
+            result = reader.execute(
+                "SELECT key FROM _sync_pending WHERE (kind = 'unknown') = $unknown ORDER BY key",
+                {"unknown": unknown_layout},
+            )
             while rows := result.fetchmany(_BATCH_KEYS):
-                yield from (key for (key,) in rows)
+                yield [key for (key,) in rows]
         finally:
             reader.close()
 

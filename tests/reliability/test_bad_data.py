@@ -422,12 +422,6 @@ class _DeletingStorage(FileSystemStorage):
         yield from super().read_objects(keys)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="defect in engine/database.py: an 'unreadable' skipped_files row is only removed "
-    "when its key is read again; a key that has left the store keeps its row (and the warning) "
-    "forever, since ReadFailure keys are not in _objects and so never become stale",
-)
 def test_unreadable_file_that_left_the_store_is_forgotten(store_copy: Path) -> None:
     database = Database(_DeletingStorage(store_copy, f"jobs/{JOB}/job.json"))
     try:
