@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from perstack_logq.engine.database import Database
+from perstack_logq.engine.sqlfiles import sql_file
 
 # In the order the summary lists reasons that have the same count.
 REASON_LABELS = {
@@ -23,15 +24,6 @@ REASON_LABELS = {
     "unknown_layout": "unknown layout",
     "unreadable": "unreadable",
 }
-
-# One row per key, even if an unreadable key was tried by several syncs.
-_SKIPPED_SQL = """
-SELECT source_key, min(reason) AS reason, min(detail) AS detail
-FROM skipped_files
-WHERE $job_ids IS NULL OR list_contains($job_ids, split_part(source_key, '/', 2))
-GROUP BY source_key
-ORDER BY source_key
-"""
 
 
 class SkippedFile(NamedTuple):
@@ -50,7 +42,8 @@ def reason_label(reason: str) -> str:
 def skipped_rows(database: Database, job_ids: Sequence[str] | None = None) -> list[SkippedFile]:
     """The skipped files (of ``job_ids`` only, when given), sorted by key."""
     params = {"job_ids": None if job_ids is None else list(job_ids)}
-    return [SkippedFile(*row) for row in database.sql(_SKIPPED_SQL, params=params).fetchall()]
+    rows = database.sql(sql_file("log", "skipped_files").text, params=params).fetchall()
+    return [SkippedFile(*row) for row in rows]
 
 
 def skipped_summary(database: Database, job_ids: Sequence[str] | None = None) -> str | None:
