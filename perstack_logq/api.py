@@ -106,6 +106,7 @@ def connect(
     cache_dir: Path | None = None,
     sync: bool = True,
     concurrency: int | None = None,
+    direct_reads: bool = False,
 ) -> History:
     """Open a store's history.
 
@@ -113,7 +114,11 @@ def connect(
     or a StorageConfig; without it, ``perstack.toml`` (``config`` or found from ``cwd``) decides.
     With ``cache`` (the default) the decoded tables persist under the user's cache directory and
     only new or changed objects are read next time; ``sync=False`` answers from the cache as is.
+    ``direct_reads`` fetches S3/R2 objects with DuckDB's httpfs instead of boto3 (the same
+    tables; slower than boto3 in bench/README.md, so off by default).
     """
     storage = open_storage(location, config=config, cwd=cwd, concurrency=concurrency)
-    database = open_database(storage, use_cache=cache, cache_dir=cache_dir)
+    database = open_database(
+        storage, use_cache=cache, cache_dir=cache_dir, direct_reads=direct_reads
+    )
     return History(storage, database, sync=sync)

@@ -75,6 +75,7 @@ class Common:
     no_cache: bool = False
     concurrency: int | None = None
     show_skipped: bool = False
+    direct_reads: bool = False
 
     def merged(self, **given: Any) -> Common:
         """Options given to a subcommand win over the same options given to ``log``."""
@@ -90,6 +91,7 @@ class Common:
             cache=not self.no_cache,
             cache_dir=self.cache_dir,
             concurrency=self.concurrency,
+            direct_reads=self.direct_reads,
         )
 
 
@@ -159,9 +161,16 @@ def log(
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = None,
     show_skipped: ShowSkippedOpt = False,
+    direct_reads: Annotated[
+        bool,
+        typer.Option(
+            "--direct-reads",
+            help="Fetch S3/R2 objects with DuckDB httpfs instead of boto3 (same tables).",
+        ),
+    ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    ctx.obj = Common(config, storage, cache_dir, no_cache, concurrency, show_skipped)
+    ctx.obj = Common(config, storage, cache_dir, no_cache, concurrency, show_skipped, direct_reads)
     if ctx.invoked_subcommand is not None:
         return
     from perstack_logq.views import filters, render

@@ -112,3 +112,27 @@ def test_latest_job_reads_job_files_and_listings_only(
         if not key.endswith("/job.json") and not key.startswith(f"many/jobs/{latest}/")
     ]
     assert gets and other_files == []
+
+
+def test_direct_reads_fetch_through_httpfs_and_read_the_same_keys(
+    stores: tuple[str, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """With --direct-reads DuckDB's httpfs fetches the bodies (it sends a HEAD before each
+    GET, boto3 never does), the same keys are read, and the output is the same."""
+    endpoint, job_ids = stores
+    argv = ["--job", job_ids[0]]
+    via_boto3 = _requests_for(endpoint, "few/", argv, tmp_path, monkeypatch)
+    boto3_output = capsys.readouterr().out
+    via_httpfs = _requests_for(endpoint, "few/", [*argv, "--direct-reads"], tmp_path, monkeypatch)
+    assert capsys.readouterr().out == boto3_output
+    assert not [r for r in via_boto3 if r.method == "HEAD"]
+    heads = {unquote(urlsplit(r.path).path) for r in via_httpfs if r.method == "HEAD"}
+    gets = {
+        unquote(urlsplit(r.path).path)
+        for r in via_boto3
+        if r.method == "GET" and "list-type" not in r.path
+    }
+    assert heads and heads <= gets

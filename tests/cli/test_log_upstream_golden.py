@@ -66,3 +66,16 @@ def test_output_matches_the_original(fixture_backend: Backend, name: str, argv: 
         assert fixture_backend.storage_line in result.stdout.splitlines()
         storage_line = re.compile(r"^Storage: .*$", re.MULTILINE)
         assert storage_line.sub("Storage:", result.stdout) == storage_line.sub("Storage:", expected)
+
+
+@pytest.mark.parametrize(("name", "argv"), [case for case in INVOCATIONS if case[0] == "job-json"])
+def test_direct_reads_through_httpfs_print_the_same(
+    fixture_backend: Backend, name: str, argv: list[str]
+) -> None:
+    """`--direct-reads` fetches S3/R2 objects with DuckDB httpfs: the output is the same."""
+    if fixture_backend.name == "filesystem":
+        pytest.skip("httpfs reads only remote stores; the filesystem ignores --direct-reads")
+    expected = (UPSTREAM_OUTPUTS / f"{name}.txt").read_text(encoding="utf-8")
+    result = fixture_backend.run("log", "--direct-reads", *argv)
+    assert result.returncode == 0, result.stderr
+    assert _without_storage_keys(result.stdout) == _without_storage_keys(expected)
