@@ -6,10 +6,12 @@ traceback appears only with ``--debug``. No logic lives here that a notebook wou
 
 from __future__ import annotations
 
+import functools
+import inspect
 import logging
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
@@ -110,6 +112,49 @@ def _report_skipped(history: Any, common: Common, job_ids: list[str] | None = No
     summary = skipped_summary(history.database, job_ids)
     if summary:
         logging.getLogger("perstack_logq").warning(summary)
+
+
+# The store options every subcommand that reads a store accepts (also before its name:
+# `perstack log --storage X jobs`), and what they default to.
+_STORE_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "config": (ConfigOpt, None),
+    "storage": (StorageOpt, None),
+    "cache_dir": (CacheDirOpt, None),
+    "no_cache": (NoCacheOpt, False),
+    "concurrency": (ConcurrencyOpt, None),
+    "show_skipped": (ShowSkippedOpt, False),
+    "debug": (DebugOpt, False),
+}
+
+
+def store_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    """Register a ``perstack log`` subcommand that reads the store.
+
+    The command declares its own options plus a ``common: Common`` parameter; this adds the
+    shared store options to its signature and hands them over merged with those given to
+    ``perstack log`` itself (the subcommand's win).
+    """
+
+    def register(command: Callable[..., None]) -> Callable[..., None]:
+        signature = inspect.signature(command, eval_str=True)
+        own = [param for param in signature.parameters.values() if param.name != "common"]
+        shared = [
+            inspect.Parameter(
+                option, inspect.Parameter.KEYWORD_ONLY, default=default, annotation=annotation
+            )
+            for option, (annotation, default) in _STORE_OPTIONS.items()
+        ]
+
+        @functools.wraps(command)
+        def run(ctx: typer.Context, **values: Any) -> None:
+            given = {option: values.pop(option) for option in _STORE_OPTIONS}
+            given.pop("debug")  # read by main() from argv, before any parsing
+            command(ctx, common=_common(ctx).merged(**given), **values)
+
+        run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
+        return log_app.command(name)(run)
+
+    return register
 
 
 # -- perstack log (the original view) ---------------------------------------------------------
@@ -247,9 +292,10 @@ def _emit(relation: Any, fmt: Any, output: Path | None) -> None:
 # -- perstack log jobs / info -----------------------------------------------------------------
 
 
-@log_app.command("jobs")
+@store_command("jobs")
 def jobs_command(
     ctx: typer.Context,
+    common: Common,
     status: Annotated[
         str | None, typer.Option("--status", help="Only jobs with this status.")
     ] = None,
@@ -266,13 +312,6 @@ def jobs_command(
     as_json: JsonOpt = False,
     fmt: FormatOpt = None,
     output: OutputOpt = None,
-    config: ConfigOpt = None,
-    storage: StorageOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    concurrency: ConcurrencyOpt = None,
-    show_skipped: ShowSkippedOpt = False,
-    debug: DebugOpt = False,
 ) -> None:
     """List the jobs of the store, newest first."""
     from perstack_logq.views.catalog import JobFilter, list_jobs, parse_time_bound
@@ -284,14 +323,6 @@ def jobs_command(
         since=parse_time_bound("--since", since) if since else None,
         until=parse_time_bound("--until", until) if until else None,
         limit=limit,
-    )
-    common = _common(ctx).merged(
-        config=config,
-        storage=storage,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        concurrency=concurrency,
-        show_skipped=show_skipped,
     )
     with common.open() as history:
         relation = list_jobs(history.database, job_filter)
@@ -320,30 +351,16 @@ def _print_jobs_table(storage_info: Any, relation: Any) -> None:
     sys.stdout.write(format_table(columns, table_rows))
 
 
-@log_app.command("info")
+@store_command("info")
 def info_command(
     ctx: typer.Context,
+    common: Common,
     as_json: JsonOpt = False,
-    config: ConfigOpt = None,
-    storage: StorageOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    concurrency: ConcurrencyOpt = None,
-    show_skipped: ShowSkippedOpt = False,
-    debug: DebugOpt = False,
 ) -> None:
     """Show the storage and what it holds: jobs, runs, checkpoints, events, bytes."""
     from perstack_logq.views.catalog import store_info
     from perstack_logq.views.output import cell_text
 
-    common = _common(ctx).merged(
-        config=config,
-        storage=storage,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        concurrency=concurrency,
-        show_skipped=show_skipped,
-    )
     with common.open() as history:
         info = store_info(history.database)
     if as_json:
@@ -369,9 +386,10 @@ def info_command(
         print(f"{which.capitalize() + ' job:':<24}{job or '-'}{started}")
 
 
-@log_app.command("query")
+@store_command("query")
 def query_command(
     ctx: typer.Context,
+    common: Common,
     sql: Annotated[
         str | None, typer.Argument(help="SQL over the tables of docs/schema.md.")
     ] = None,
@@ -388,13 +406,6 @@ def query_command(
         bool,
         typer.Option("--no-sync", help="Answer from the cache as it is; do not read the store."),
     ] = False,
-    config: ConfigOpt = None,
-    storage: StorageOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    concurrency: ConcurrencyOpt = None,
-    show_skipped: ShowSkippedOpt = False,
-    debug: DebugOpt = False,
 ) -> None:
     """Run SQL (read-only, sandboxed) over the whole history, or a canned query by --name."""
     from perstack_logq.views.query import bind_canned, parse_params, query_errors, run_user_sql
@@ -408,14 +419,6 @@ def query_command(
         sql = query.text
     elif param:
         raise UsageError("--param goes with --name (bind values into a canned query)")
-    common = _common(ctx).merged(
-        config=config,
-        storage=storage,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        concurrency=concurrency,
-        show_skipped=show_skipped,
-    )
     with common.open() as history:
         if not no_sync:
             history.sync(progress=_progress_printer(chosen.value))
@@ -453,24 +456,12 @@ def queries_command(as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
         sys.stdout.write(format_table(["name", "answers", "params"], rows))
 
 
-@log_app.command("sync")
+@store_command("sync")
 def sync_command(
     ctx: typer.Context,
-    config: ConfigOpt = None,
-    storage: StorageOpt = None,
-    cache_dir: CacheDirOpt = None,
-    concurrency: ConcurrencyOpt = None,
-    show_skipped: ShowSkippedOpt = False,
-    debug: DebugOpt = False,
+    common: Common,
 ) -> None:
     """Bring the local cache up to date, reading only new or changed objects."""
-    common = _common(ctx).merged(
-        config=config,
-        storage=storage,
-        cache_dir=cache_dir,
-        concurrency=concurrency,
-        show_skipped=show_skipped,
-    )
     if common.no_cache:
         raise UsageError("--no-cache and sync contradict each other: sync fills the cache")
     with common.open() as history:
@@ -520,9 +511,10 @@ def demo_command(
         print()
 
 
-@log_app.command("export")
+@store_command("export")
 def export_command(
     ctx: typer.Context,
+    common: Common,
     output: Annotated[
         str,
         typer.Option(
@@ -573,12 +565,6 @@ def export_command(
     output_region: Annotated[
         str | None, typer.Option("--output-region", help="Region of the output bucket.")
     ] = None,
-    config: ConfigOpt = None,
-    storage: StorageOpt = None,
-    cache_dir: CacheDirOpt = None,
-    no_cache: NoCacheOpt = False,
-    concurrency: ConcurrencyOpt = None,
-    debug: DebugOpt = False,
 ) -> None:
     """Export the history as a dataset: one folder of Parquet/CSV/JSONL files per table."""
     from perstack_logq.views.catalog import parse_time_bound
@@ -613,16 +599,10 @@ def export_command(
         output_endpoint=output_endpoint,
         output_region=output_region,
     )
-    common = _common(ctx).merged(
-        config=config,
-        storage=storage,
-        cache_dir=cache_dir,
-        no_cache=no_cache,
-        concurrency=concurrency,
-    )
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     with common.open() as history:
         report = export_dataset(history, options, progress=progress)
+        _report_skipped(history, common)
     rows = ", ".join(f"{table} {count:,}" for table, count in report.rows_written.items())
     print(
         f"Exported {report.jobs_written:,} job(s) to {report.location} "
