@@ -653,6 +653,31 @@ def _count_rows(
 # -- the export ---------------------------------------------------------------------------------
 
 
+def _refuse_writing_into_the_store(target: _Target, source: Any) -> None:
+    """The dataset may neither lie inside the store it is made from nor contain it:
+    perstack_logq never writes to a store."""
+    if isinstance(target, _LocalTarget) and hasattr(source, "root"):
+        out = Path(os.path.realpath(target.root))
+        store = Path(os.path.realpath(source.root))
+        overlap = out == store or out.is_relative_to(store) or store.is_relative_to(out)
+    elif isinstance(target, _ObjectStoreTarget) and hasattr(source, "bucket"):
+        same_bucket = (
+            target.bucket == source.bucket
+            and target._client.meta.endpoint_url == source._client.meta.endpoint_url
+        )
+        overlap = same_bucket and (
+            target.prefix.startswith(source.prefix) or source.prefix.startswith(target.prefix)
+        )
+    else:
+        overlap = False
+    if overlap:
+        raise UsageError(
+            f"--output {target.location} overlaps the store being exported "
+            f"({source.get_storage_info().location}); perstack_logq never writes to a store: "
+            "choose a place outside it"
+        )
+
+
 def export_dataset(
     history: History, options: ExportOptions, progress: ExportProgressCallback | None = None
 ) -> ExportReport:
@@ -660,6 +685,7 @@ def export_dataset(
     started = _utc_now()
     target = _open_target(options)
     try:
+        _refuse_writing_into_the_store(target, history.storage)
         manifests = _read_manifests(target)
         _check_compatible(options, manifests, target.location)
         own = manifests.get(options.shard.manifest_path)
