@@ -629,7 +629,8 @@ def _configure_logging() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the CLI; returns the exit code (console scripts exit with it)."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    # Bare `perstack` shows the help (Typer would report it as a usage error here).
+    args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     debug = "--debug" in args
     _configure_logging()
     try:
