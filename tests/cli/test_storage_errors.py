@@ -100,10 +100,3 @@ def test_wrong_credentials(
 def test_empty_store_is_not_an_error(tmp_path: Path) -> None:
     result = run_cli("log", "--storage", str(tmp_path), "--no-cache")
     assert (result.returncode, result.stdout) == (0, "No data found\n")
-
-
-def test_bare_command_shows_the_help() -> None:
-    result = run_cli()
-    assert result.returncode == 0
-    assert result.stdout.startswith("Usage: ")
-    assert "log" in result.stdout
