@@ -109,44 +109,32 @@ def build_log(database: Database, request: LogRequest) -> LogOutput | None:
 
 
 def _job_record(database: Database, job_id: str) -> dict[str, Any] | None:
-    row = database.sql(sql_file("log", "job").text, params={"job_id": job_id}).fetchone()
+    relation = database.sql(sql_file("log", "job").text, params={"job_id": job_id})
+    row = relation.fetchone()
     if row is None:
         return None
-    (
-        _,
-        status,
-        expert,
-        total_steps,
-        max_steps,
-        input_tokens,
-        output_tokens,
-        reasoning_tokens,
-        total_tokens,
-        cached_input_tokens,
-        started_at_ms,
-        finished_at_ms,
-        record,
-    ) = row
-    if record is not None:
-        return canonical_job(orjson.loads(record))
+    # By column name, so this reads whatever order sql/log/job.sql selects in.
+    job = dict(zip(relation.columns, row, strict=True))
+    if job["record"] is not None:
+        return canonical_job(orjson.loads(job["record"]))
     derived: dict[str, Any] = {
         "id": job_id,
-        "status": status,
-        "coordinatorExpertKey": expert,
-        "totalSteps": total_steps,
+        "status": job["status"],
+        "coordinatorExpertKey": job["coordinator_expert_key"],
+        "totalSteps": job["total_steps"],
     }
-    if max_steps is not None:
-        derived["maxSteps"] = max_steps
+    if job["max_steps"] is not None:
+        derived["maxSteps"] = job["max_steps"]
     derived["usage"] = {
-        "inputTokens": input_tokens or 0,
-        "outputTokens": output_tokens or 0,
-        "reasoningTokens": reasoning_tokens or 0,
-        "totalTokens": total_tokens or 0,
-        "cachedInputTokens": cached_input_tokens or 0,
+        "inputTokens": job["input_tokens"] or 0,
+        "outputTokens": job["output_tokens"] or 0,
+        "reasoningTokens": job["reasoning_tokens"] or 0,
+        "totalTokens": job["total_tokens"] or 0,
+        "cachedInputTokens": job["cached_input_tokens"] or 0,
     }
-    derived["startedAt"] = started_at_ms
-    if finished_at_ms is not None:
-        derived["finishedAt"] = finished_at_ms
+    derived["startedAt"] = job["started_at_ms"]
+    if job["finished_at_ms"] is not None:
+        derived["finishedAt"] = job["finished_at_ms"]
     return canonical_job(derived)
 
 
