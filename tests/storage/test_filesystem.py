@@ -53,7 +53,8 @@ def test_info_and_check(fixture_storage: FileSystemStorage) -> None:
 def test_relative_root_is_made_absolute(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(FIXTURE_STORE.parent)
     storage = FileSystemStorage(Path("perstack"))
-    assert storage.get_storage_info().location == str(FIXTURE_STORE)
+    # The working directory is reported with symlinks resolved (shared/ may be a link).
+    assert storage.get_storage_info().location == str(FIXTURE_STORE.resolve())
     assert len(storage.list_job_ids()) == 11
 
 
