@@ -10,6 +10,7 @@ place in a future runtime is still caught by its name.
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,6 +25,7 @@ _SECRET_KEY = re.compile(
     r"privatekey|private_key)",
     re.IGNORECASE,
 )
+_PLAIN, _SECRET, _ALL_VALUES_SECRET = 0, 1, 2
 _URL_WITH_USERINFO = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://[^/@\s]+@")
 
 
@@ -41,15 +43,25 @@ def strip_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{REDACTED}@{host}"))
 
 
+@lru_cache(maxsize=4096)
+def _key_rule(key: str) -> int:
+    """What a key name says of its value; cached because run settings repeat the same names."""
+    if key.lower() in _SECRET_VALUE_MAPS:
+        return _ALL_VALUES_SECRET
+    return _SECRET if _SECRET_KEY.search(key) else _PLAIN
+
+
 def _redact(value: Any, key: str | None = None) -> Any:
-    if key is not None and key.lower() in _SECRET_VALUE_MAPS:
+    rule = _PLAIN if key is None else _key_rule(key)
+    if rule == _ALL_VALUES_SECRET:
         return {name: REDACTED for name in value} if isinstance(value, dict) else REDACTED
-    if key is not None and _SECRET_KEY.search(key) and value not in (None, "", [], {}):
+    if rule == _SECRET and value not in (None, "", [], {}):
         return REDACTED
     if isinstance(value, dict):
         return {k: _redact(v, k) for k, v in value.items()}
     if isinstance(value, list):
         return [_redact(v) for v in value]
-    if isinstance(value, str):
+    # "@" first: almost no string holds one, and the test is far cheaper than the regex.
+    if isinstance(value, str) and "@" in value:
         return strip_userinfo(value)
     return value
