@@ -42,9 +42,13 @@ class History:
     def storage_info(self) -> StorageInfo:
         return self.storage.get_storage_info()
 
-    def sync(self, progress: ProgressCallback | None = None) -> SyncReport:
-        """Read what is new or changed in the whole store (everything, the first time)."""
-        report = self.database.sync(progress=progress)
+    def sync(self, progress: ProgressCallback | None = None, *, rescan: bool = False) -> SyncReport:
+        """Read what is new or changed in the whole store (everything, the first time).
+
+        ``rescan``: stat every file of a filesystem store, not only those of directories whose
+        mtime moved (see ``Database.sync``).
+        """
+        report = self.database.sync(progress=progress, rescan=rescan)
         self._needs_sync = False
         return report
 

@@ -460,12 +460,20 @@ def queries_command(as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
 def sync_command(
     ctx: typer.Context,
     common: Common,
+    rescan: Annotated[
+        bool,
+        typer.Option(
+            "--rescan",
+            help="Stat every file of a filesystem store, also in directories whose mtime did "
+            "not move (finds files changed in place by something other than the runtime).",
+        ),
+    ] = False,
 ) -> None:
     """Bring the local cache up to date, reading only new or changed objects."""
     if common.no_cache:
         raise UsageError("--no-cache and sync contradict each other: sync fills the cache")
     with common.open() as history:
-        report = history.sync(progress=_progress_printer("table"))
+        report = history.sync(progress=_progress_printer("table"), rescan=rescan)
         _report_skipped(history, common)
     print(
         f"Storage: {history.storage_info}\n"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -24,12 +25,12 @@ import pyarrow as pa
 from perstack_logq.decode import schema
 from perstack_logq.decode.records import StoreDecoder
 from perstack_logq.engine.sqlfiles import sql_file, sql_folder
-from perstack_logq.storage.base import ObjectInfo, ReadFailure, Storage
+from perstack_logq.storage.base import DirectoryState, ObjectInfo, ReadFailure, Storage
 from perstack_logq.storage.layout import KeyKind, parse_key
 
 # Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
 # (it holds only data derived from the store).
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _LISTING_SCHEMA = pa.schema(
     [
@@ -41,7 +42,16 @@ _LISTING_SCHEMA = pa.schema(
         ("event_ms", pa.int64()),
     ]
 )
+_DIRS_SCHEMA = pa.schema(
+    [
+        ("key", pa.string()),
+        ("mtime_ns", pa.int64()),
+        ("settled", pa.bool_()),
+        ("unchanged", pa.bool_()),
+    ]
+)
 _LISTING_BATCH = 50_000
+_SETTLED_AFTER_NS = 2_000_000_000
 # One batch (read, decoded, committed in one transaction) holds at most this much JSON or this
 # many objects: memory depends on these, never on the size of the store.
 _BATCH_BYTES = 16 * 1024 * 1024
@@ -220,15 +230,19 @@ class Database:
         *,
         kinds: Iterable[KeyKind] | None = None,
         progress: ProgressCallback | None = None,
+        rescan: bool = False,
     ) -> SyncReport:
         """Bring the tables up to date with the store, for the given jobs (default: all).
 
         ``kinds`` limits what is read (e.g. only job.json files to find the latest job).
+        A full sync of a filesystem store lists again only the directories whose mtime moved
+        (and the files the runtime rewrites in place); ``rescan`` stats every file instead,
+        for a store whose files were changed in place by something else than the runtime.
         """
         report = SyncReport()
         kind_names = None if kinds is None else sorted(k.value for k in kinds)
         listing = (
-            self.storage.list_objects("jobs/")
+            self._full_listing(rescan=rescan)
             if job_ids is None
             else (info for job_id in job_ids for info in self.storage.list_job_objects(job_id))
         )
@@ -303,40 +317,72 @@ class Database:
         finally:
             reader.close()
 
-    def _load_listing(self, listing: Iterator[ObjectInfo], *, full: bool) -> int:
+    def _load_listing(self, listing: Iterator[ObjectInfo | DirectoryState], *, full: bool) -> int:
         con = self.connection
-        con.execute("CREATE OR REPLACE TABLE _sync_listing AS SELECT * FROM _listing LIMIT 0")
+        # Temporary tables: in memory, never written to the cache file or its checkpoints.
+        con.execute("CREATE OR REPLACE TEMP TABLE _sync_listing AS SELECT * FROM _listing LIMIT 0")
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _sync_dirs "
+            "(key VARCHAR, mtime_ns BIGINT, settled BOOLEAN, unchanged BOOLEAN)"
+        )
+        # A directory changed within this margin of the listing could change again in the same
+        # clock tick without its mtime moving (the racy-git problem): it is not trusted yet.
+        settled_before = time.time_ns() - _SETTLED_AFTER_NS
         count = 0
         rows: list[tuple[str, str, str, int, str, int | None]] = []
-        for info in listing:
-            parsed = parse_key(info.key)
+        directories: list[tuple[str, int, bool, bool]] = []
+        for item in listing:
+            if type(item) is DirectoryState:
+                key, mtime, unchanged = item
+                directories.append((key, mtime, mtime < settled_before, unchanged))
+                if len(directories) >= _LISTING_BATCH:
+                    self._append("_sync_dirs", _DIRS_SCHEMA, directories)
+                    directories = []
+                continue
+            parsed = parse_key(item.key)
             if parsed is None:
                 continue
             event_ms = parsed.event.timestamp if parsed.event else None
             rows.append(
-                (info.key, parsed.job_id, parsed.kind.value, info.size, info.version, event_ms)
+                (item.key, parsed.job_id, parsed.kind.value, item.size, item.version, event_ms)
             )
             if len(rows) >= _LISTING_BATCH:
-                count += self._append_listing(rows)
+                count += self._append("_sync_listing", _LISTING_SCHEMA, rows)
                 rows = []
-        count += self._append_listing(rows)
+        count += self._append("_sync_listing", _LISTING_SCHEMA, rows)
+        self._append("_sync_dirs", _DIRS_SCHEMA, directories)
+        before = con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
+        con.execute(sql_file("sync", "05_unchanged_dirs").text)
+        count += con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0] - before
         if full:
-            # The last full listing stays: finding the latest job reads event times from it.
-            con.execute("CREATE OR REPLACE TABLE _listing AS SELECT * FROM _sync_listing")
+            # The last full listing stays: finding the latest job reads event times from it,
+            # and the next full listing starts from it and its directories.
+            con.execute(sql_file("sync", "06_replace_listing").text)
+        con.execute("DROP TABLE _sync_dirs")
         return count
 
-    def _append_listing(self, rows: list[tuple[str, str, str, int, str, int | None]]) -> int:
+    def _full_listing(self, *, rescan: bool) -> Iterator[ObjectInfo | DirectoryState]:
+        """The whole store, listed incrementally from the last full listing unless ``rescan``."""
+        if rescan:
+            return self.storage.list_changes({}, [])
+        con = self.connection
+        known = dict(con.execute(sql_file("sync", "01_known_dirs").text).fetchall())
+        recheck = [key for (key,) in con.execute(sql_file("sync", "02_recheck").text).fetchall()]
+        return self.storage.list_changes(known, recheck)
+
+    def _append(self, table: str, arrow_schema: pa.Schema, rows: list[tuple]) -> int:
         if not rows:
             return 0
         batch = pa.Table.from_arrays(
             [
                 pa.array(column, type=f.type)
-                for column, f in zip(zip(*rows, strict=True), _LISTING_SCHEMA, strict=True)
+                for column, f in zip(zip(*rows, strict=True), arrow_schema, strict=True)
             ],
-            schema=_LISTING_SCHEMA,
+            schema=arrow_schema,
         )
-        self.connection.execute("INSERT INTO _sync_listing SELECT * FROM batch")
-        del batch
+        self.connection.register("listed_batch", batch)
+        self.connection.execute(f"INSERT INTO {table} SELECT * FROM listed_batch")
+        self.connection.unregister("listed_batch")
         return len(rows)
 
     def _forget_stale(self) -> None:

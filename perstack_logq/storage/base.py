@@ -9,8 +9,9 @@ perstack_logq never changes a user's store.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True)
@@ -24,13 +25,21 @@ class StorageInfo:
         return f"{self.type} {self.location}"
 
 
-@dataclass(frozen=True)
-class ObjectInfo:
-    """One stored object, as a listing reports it (no body read)."""
+class ObjectInfo(NamedTuple):
+    """One stored object, as a listing reports it (no body read). A NamedTuple: listings make
+    millions of them, and a tuple is several times cheaper to create than a dataclass."""
 
     key: str  # store-relative, e.g. "jobs/J/runs/R/event-1-1-startRun.json"
     size: int
     version: str  # what changes when the object changes: mtime in ns, or the ETag
+
+
+class DirectoryState(NamedTuple):
+    """A directory an incremental filesystem listing went through (``list_changes``)."""
+
+    key: str  # store-relative, ending in "/": "jobs/J/runs/R/"
+    mtime_ns: int
+    unchanged: bool  # the mtime the caller knew: its files were not listed again
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,14 @@ class Storage(ABC):
     @abstractmethod
     def list_objects(self, prefix: str = "jobs/") -> Iterator[ObjectInfo]:
         """Every object whose store-relative key starts with ``prefix`` (recursive)."""
+
+    def list_changes(
+        self, known: Mapping[str, int | None], recheck: Iterable[str]
+    ) -> Iterator[ObjectInfo | DirectoryState]:
+        """Every object under ``jobs/``, skipping what a backend can tell did not change since
+        the listing ``known`` describes. An object store has no directory times to tell by:
+        this default lists everything and yields no DirectoryState."""
+        return self.list_objects("jobs/")
 
     def list_job_objects(self, job_id: str) -> Iterator[ObjectInfo]:
         return self.list_objects(f"jobs/{job_id}/")

@@ -14,12 +14,23 @@ import errno
 import io
 import os
 import stat
-from collections.abc import Iterable, Iterator
+from collections import defaultdict
+from collections.abc import Iterable, Iterator, Mapping
+from operator import attrgetter
 from pathlib import Path
 
 from perstack_logq.errors import StorageError
-from perstack_logq.storage.base import ObjectInfo, ReadFailure, Storage, StorageInfo
+from perstack_logq.storage.base import (
+    DirectoryState,
+    ObjectInfo,
+    ReadFailure,
+    Storage,
+    StorageInfo,
+)
 from perstack_logq.storage.layout import JOBS_DIR
+
+S_ISDIR, S_ISREG = stat.S_ISDIR, stat.S_ISREG
+_entry_name = attrgetter("name")
 
 _WHERE_TO_SET = "[storage.filesystem] path in perstack.toml, PERSTACK_STORAGE_PATH or --storage"
 # O_NOFOLLOW: refuse a symlink as the last path component, as the listing does.
@@ -74,7 +85,8 @@ class FileSystemStorage(Storage):
             raise StorageError(f"Cannot list {jobs}: {_reason(exc)}") from None
 
     def list_objects(self, prefix: str = "jobs/") -> Iterator[ObjectInfo]:
-        """Regular files whose key starts with ``prefix``, sorted by name within a directory.
+        """Regular files whose key starts with ``prefix``: a directory's files in name order,
+        then its subdirectories', in name order.
 
         ``prefix`` need not end at a directory: ``jobs/J/runs/R/event-17`` lists the events of
         R whose name starts with ``event-17``.
@@ -84,33 +96,108 @@ class FileSystemStorage(Storage):
             raise StorageError(f"Invalid store key prefix: {prefix!r}")
         self.check()
         start_key = f"{directory}/" if directory else ""
-        yield from self._walk(self.root / directory, start_key, name_prefix)
+        for item in self._walk(start_key, 0, name_prefix, {}, {}, {}):
+            if type(item) is ObjectInfo:
+                yield item
+
+    def list_changes(
+        self, known: Mapping[str, int | None], recheck: Iterable[str]
+    ) -> Iterator[ObjectInfo | DirectoryState]:
+        """List ``jobs/`` like ``list_objects``, but trust directories that did not change.
+
+        ``known`` maps every directory key of the previous listing to its mtime then (None when
+        it was too recent to trust). A directory whose mtime is still the known one has the
+        same entries (creating, deleting or renaming an entry changes it), so it is not read
+        again: its files are not listed, but its subdirectories are visited and the files of
+        ``recheck`` in it are stat'ed - the files the runtime rewrites in place (job.json,
+        run-setting.json) and those that were being written. Every directory visited is
+        yielded as a DirectoryState, in between the files.
+        """
+        self.check()
+        jobs = f"{self._root_text}/{JOBS_DIR}"
+        try:
+            mtime = os.stat(jobs).st_mtime_ns  # jobs/ may be a symlink: the user's choice
+        except FileNotFoundError:
+            return  # an empty store
+        except OSError as exc:
+            raise StorageError(f"Cannot list {jobs}: {_reason(exc)}") from None
+        subdirectories: dict[str, list[str]] = defaultdict(list)
+        for key in known:
+            subdirectories[_parent_key(key)].append(key)
+        rechecked: dict[str, list[str]] = defaultdict(list)
+        for key in recheck:
+            rechecked[_parent_key(key)].append(key)
+        yield from self._walk(f"{JOBS_DIR}/", mtime, "", known, subdirectories, rechecked)
 
     def _walk(
-        self, directory: Path, key_prefix: str, name_prefix: str = ""
-    ) -> Iterator[ObjectInfo]:
-        try:
-            with os.scandir(directory) as it:
-                entries = sorted(
-                    (entry for entry in it if entry.name.startswith(name_prefix)),
-                    key=lambda entry: entry.name,
-                )
-        except (FileNotFoundError, NotADirectoryError):
-            return  # removed while we listed (a live store), or the prefix names no directory
-        except OSError as exc:
-            raise StorageError(f"Cannot list {directory}: {_reason(exc)}") from None
-        for entry in entries:
-            key = f"{key_prefix}{entry.name}"
+        self,
+        start_key: str,
+        start_mtime: int,
+        name_prefix: str,
+        known: Mapping[str, int | None],
+        subdirectories: Mapping[str, list[str]],
+        rechecked: Mapping[str, list[str]],
+    ) -> Iterator[ObjectInfo | DirectoryState]:
+        # One generator with a stack of directories, plain strings and one stat per entry: this
+        # loop runs once per file of the store, and nested generators, Path objects or extra
+        # calls per file cost more than the stat itself.
+        root = f"{self._root_text}/"
+        pending = [(start_key, start_mtime)]
+        while pending:
+            key, mtime = pending.pop()
+            if known.get(key) == mtime:
+                yield DirectoryState(key, mtime, unchanged=True)
+                yield from self._stat_files(rechecked.get(key, ()))
+                pending.extend(self._stat_directories(reversed(subdirectories.get(key, ()))))
+                continue
+            yield DirectoryState(key, mtime, unchanged=False)
             try:
-                info = entry.stat(follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # vanished between readdir and stat
+                with os.scandir(root + key) as it:
+                    entries = [entry for entry in it if entry.name.startswith(name_prefix)]
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # removed while we listed (a live store), or the prefix names no directory
             except OSError as exc:
-                raise StorageError(f"Cannot list {entry.path}: {_reason(exc)}") from None
-            if stat.S_ISDIR(info.st_mode):
-                yield from self._walk(Path(entry.path), f"{key}/")
-            elif stat.S_ISREG(info.st_mode):
-                yield ObjectInfo(key=key, size=info.st_size, version=str(info.st_mtime_ns))
+                raise StorageError(f"Cannot list {root + key}: {_reason(exc)}") from None
+            name_prefix = ""  # only the first directory is filtered
+            entries.sort(key=_entry_name)
+            found = []
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:
+                    continue  # vanished between readdir and stat
+                except OSError as exc:
+                    raise StorageError(f"Cannot list {entry.path}: {_reason(exc)}") from None
+                mode = info.st_mode
+                if S_ISREG(mode):
+                    yield ObjectInfo(key + entry.name, info.st_size, str(info.st_mtime_ns))
+                elif S_ISDIR(mode):
+                    found.append((f"{key}{entry.name}/", info.st_mtime_ns))
+            pending.extend(reversed(found))  # popped last first: name order
+
+    def _stat_files(self, keys: Iterable[str]) -> Iterator[ObjectInfo]:
+        for key in sorted(keys):
+            path = f"{self._root_text}/{key}"
+            try:
+                info = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                continue
+            except OSError as exc:
+                raise StorageError(f"Cannot list {path}: {_reason(exc)}") from None
+            if S_ISREG(info.st_mode):
+                yield ObjectInfo(key, info.st_size, str(info.st_mtime_ns))
+
+    def _stat_directories(self, keys: Iterable[str]) -> Iterator[tuple[str, int]]:
+        for key in keys:
+            path = f"{self._root_text}/{key}"
+            try:
+                info = os.stat(path, follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # cannot happen while its parent is unchanged, but for a race
+            except OSError as exc:
+                raise StorageError(f"Cannot list {path}: {_reason(exc)}") from None
+            if S_ISDIR(info.st_mode):
+                yield key, info.st_mtime_ns
 
     def read_object(self, key: str) -> bytes:
         body = self._read(key)
@@ -143,6 +230,11 @@ class FileSystemStorage(Storage):
             return ReadFailure(key, _reason(exc))
         finally:
             os.close(fd)
+
+
+def _parent_key(key: str) -> str:
+    """``jobs/J/runs/R/`` -> ``jobs/J/runs/``; ``jobs/J/job.json`` -> ``jobs/J/``."""
+    return key[: key.rstrip("/").rfind("/") + 1]
 
 
 def _is_real_dir(entry: os.DirEntry[str]) -> bool:

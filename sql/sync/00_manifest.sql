@@ -14,3 +14,10 @@ CREATE TABLE IF NOT EXISTS _listing (
     version VARCHAR NOT NULL,
     event_ms BIGINT
 );
+-- The directories of the last full filesystem listing and their mtimes then. A settled one's
+-- mtime was old enough to trust: while it stays the same, the directory holds the same entries.
+CREATE TABLE IF NOT EXISTS _dirs (
+    key VARCHAR NOT NULL,
+    mtime_ns BIGINT NOT NULL,
+    settled BOOLEAN NOT NULL
+);

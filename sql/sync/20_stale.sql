@@ -2,7 +2,7 @@
 -- the synced scope (jobs and kinds) that are no longer in the store. An object that could not
 -- be read is not in the manifest (so the next sync retries it): once it has left the store,
 -- its skipped_files row goes too.
-CREATE OR REPLACE TABLE _sync_stale AS
+CREATE OR REPLACE TEMP TABLE _sync_stale AS
 SELECT key FROM _sync_pending
 UNION
 SELECT o.key

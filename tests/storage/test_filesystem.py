@@ -12,7 +12,7 @@ import pytest
 from support import FIXTURE_STORE
 
 from perstack_logq.errors import StorageError
-from perstack_logq.storage.base import ReadFailure
+from perstack_logq.storage.base import DirectoryState, ObjectInfo, ReadFailure
 from perstack_logq.storage.filesystem import FileSystemStorage
 from perstack_logq.storage.layout import KeyKind, parse_key
 
@@ -286,3 +286,28 @@ def test_jobs_that_is_a_file(tmp_path: Path) -> None:
         with pytest.raises(StorageError) as caught:
             action()
         assert str(caught.value) == expected
+
+
+def test_list_changes_reads_only_directories_whose_mtime_moved(store_copy: Path) -> None:
+    an_hour_ago = os.stat(store_copy).st_mtime_ns - 3600 * 10**9
+    for parent, _, _ in os.walk(store_copy):  # a new file surely moves its directory's mtime
+        os.utime(parent, ns=(an_hour_ago, an_hour_ago))
+    storage = FileSystemStorage(store_copy)
+    first = list(storage.list_changes({}, []))
+    listed = sorted(item for item in first if isinstance(item, ObjectInfo))
+    assert listed == sorted(storage.list_objects())
+    known = {item.key: item.mtime_ns for item in first if isinstance(item, DirectoryState)}
+    assert "jobs/" in known
+    assert not any(item.unchanged for item in first if isinstance(item, DirectoryState))
+
+    job_file = next(key for key in known if key.count("/") == 2) + "job.json"
+    again = list(storage.list_changes(known, [job_file]))
+    assert [item.key for item in again if isinstance(item, ObjectInfo)] == [job_file]
+    assert {item.key for item in again if isinstance(item, DirectoryState)} == known.keys()
+    assert all(item.unchanged for item in again if isinstance(item, DirectoryState))
+
+    run_dir = next(key for key in known if "/runs/" in key and key.count("/") == 4)
+    (store_copy / run_dir / "event-1999999999999-9-startGeneration.json").write_text("{}")
+    changed = [item for item in storage.list_changes(known, []) if isinstance(item, ObjectInfo)]
+    assert {item.key.rsplit("/", 1)[0] + "/" for item in changed} == {run_dir}
+    assert len(changed) == sum(1 for _ in storage.list_objects(run_dir))

@@ -1,0 +1,19 @@
+-- A full listing becomes the last full listing, and its directories the known ones: rows that
+-- left or changed go, new ones come (rewriting the whole table would make each sync's
+-- checkpoint write every row again).
+BEGIN TRANSACTION;
+DELETE FROM _listing AS l
+WHERE NOT EXISTS (
+    SELECT 1 FROM _sync_listing AS s
+    WHERE s.key = l.key AND s.size = l.size AND s.version = l.version
+);
+INSERT INTO _listing
+SELECT s.* FROM _sync_listing AS s ANTI JOIN _listing AS l ON l.key = s.key;
+DELETE FROM _dirs AS d
+WHERE NOT EXISTS (
+    SELECT 1 FROM _sync_dirs AS s
+    WHERE s.key = d.key AND s.mtime_ns = d.mtime_ns AND s.settled = d.settled
+);
+INSERT INTO _dirs
+SELECT s.key, s.mtime_ns, s.settled FROM _sync_dirs AS s ANTI JOIN _dirs AS d ON d.key = s.key;
+COMMIT;

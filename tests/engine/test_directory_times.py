@@ -1,0 +1,149 @@
+"""A full sync of a filesystem store trusts directory mtimes, and that is never wrong for what
+the runtime does: add files, rewrite job.json and run-setting.json in place, leave a file
+half-written for a moment, delete jobs.
+
+Every store here is generated, then has every directory's mtime set an hour back, so that the
+sync trusts them (a directory changed in the last two seconds is not trusted). After each change
+the cache must equal an in-memory database synced from nothing (``--no-cache``), and the sync
+must have read exactly the objects that changed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+from engine.test_cache import assert_same_tables, fresh_snapshot, snapshot
+
+from perstack_logq.engine.cache import open_database
+from perstack_logq.engine.database import Database
+from perstack_logq.storage.filesystem import FileSystemStorage
+from perstack_logq.synth import DirectoryWriter, generate_store
+
+HOUR_AGO_NS = time.time_ns() - 3600 * 10**9
+
+
+def age_directories(root: Path) -> None:
+    """Every directory under ``root`` last changed an hour ago, as in a store at rest."""
+    for parent, _, _ in os.walk(root):
+        os.utime(parent, ns=(HOUR_AGO_NS, HOUR_AGO_NS))
+
+
+def rewrite_in_place(path: Path, body: bytes) -> None:
+    """Write over an existing file (the directory's mtime stays) with a new, later mtime."""
+    with open(path, "r+b") as handle:
+        handle.write(body)
+        handle.truncate()
+    stat = path.stat()
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Path:
+    root = tmp_path / "store"
+    generate_store(DirectoryWriter(root), jobs=6, seed=5)
+    age_directories(root)
+    return root
+
+
+@pytest.fixture
+def cache(store: Path, tmp_path: Path) -> Database:
+    database = open_database(FileSystemStorage(store), cache_dir=tmp_path / "cache")
+    database.sync()
+    yield database
+    database.close()
+
+
+def sync_and_compare(database: Database, *, rescan: bool = False) -> int:
+    report = database.sync(rescan=rescan)
+    assert_same_tables(snapshot(database), fresh_snapshot(database.storage))
+    return report.read
+
+
+def files(store: Path, pattern: str) -> list[Path]:
+    return sorted(store.glob(f"jobs/*/{pattern}"))
+
+
+def test_an_aged_store_is_trusted_and_a_new_file_is_found(store: Path, cache: Database) -> None:
+    known = cache.sql("SELECT count(*), count(*) FILTER (settled) FROM _dirs").fetchone()
+    assert known is not None and known[0] == known[1] > 6  # jobs/, job dirs, runs, ...
+    event = files(store, "runs/*/event-*.json")[0]
+    late = event.with_name("event-1999999999999-99-startGeneration.json")
+    late.write_bytes(event.read_bytes())
+    assert sync_and_compare(cache) == 1
+    assert sync_and_compare(cache) == 0
+
+
+def test_in_place_rewrites_of_job_and_run_setting_files_are_found(
+    store: Path, cache: Database
+) -> None:
+    job_file = files(store, "job.json")[0]
+    rewrite_in_place(job_file, job_file.read_bytes().replace(b'"totalSteps"', b'"totalSteps" '))
+    setting = files(store, "runs/*/run-setting.json")[-1]
+    rewrite_in_place(setting, setting.read_bytes().replace(b'"model"', b'"model" '))
+    assert sync_and_compare(cache) == 2
+
+
+def test_a_half_written_file_is_read_again_once_complete(store: Path, tmp_path: Path) -> None:
+    event = files(store, "runs/*/event-*.json")[0]
+    body = event.read_bytes()
+    event.write_bytes(body[: len(body) // 2])  # what a reader sees while the runtime writes
+    age_directories(store)
+    database = open_database(FileSystemStorage(store), cache_dir=tmp_path / "cache")
+    try:
+        database.sync()
+        skipped = database.sql("SELECT reason FROM skipped_files").fetchall()
+        assert skipped == [("invalid_json",)]
+        rewrite_in_place(event, body)
+        assert sync_and_compare(database) == 1
+        assert database.sql("SELECT count(*) FROM skipped_files").fetchone() == (0,)
+    finally:
+        database.close()
+
+
+def test_deleted_files_and_jobs_leave(store: Path, cache: Database) -> None:
+    files(store, "checkpoints/*.json")[0].unlink()
+    job = files(store, "job.json")[-1].parent
+    for parent, _, names in os.walk(job, topdown=False):
+        for name in names:
+            os.unlink(os.path.join(parent, name))
+        os.rmdir(parent)
+    assert sync_and_compare(cache) == 0
+    assert cache.sql(
+        "SELECT count(*) FROM _dirs WHERE key LIKE ?", [f"jobs/{job.name}/%"]
+    ).fetchone() == (0,)
+
+
+def test_an_event_changed_in_place_is_found_only_by_a_rescan(store: Path, cache: Database) -> None:
+    """The trade-off, shown: the runtime never rewrites an event, so a sync does not stat
+    events in unchanged directories; ``rescan`` does."""
+    event = files(store, "runs/*/event-*.json")[0]
+    rewrite_in_place(event, event.read_bytes().replace(b'"id"', b'"id" ', 1))
+    assert cache.sync().read == 0
+    assert sync_and_compare(cache, rescan=True) == 1
+
+
+def test_a_directory_changed_moments_ago_is_not_trusted(store: Path, cache: Database) -> None:
+    event = files(store, "runs/*/event-*.json")[0]
+    event.with_name("event-1999999999999-99-startGeneration.json").write_bytes(b"{}")
+    assert cache.sync().read == 1
+    run_dir = f"{event.parent.relative_to(store).as_posix()}/"
+    assert cache.sql("SELECT settled FROM _dirs WHERE key = ?", [run_dir]).fetchone() == (False,)
+    # Not trusted, so even a change the runtime never makes is seen by a plain sync.
+    rewrite_in_place(event, event.read_bytes().replace(b'"id"', b'"id" ', 1))
+    assert sync_and_compare(cache) == 1
+
+
+def test_sync_rescan_through_the_cli(store: Path, tmp_path: Path) -> None:
+    from support.cli import run_cli
+
+    where = ["--storage", str(store), "--cache-dir", str(tmp_path / "cli-cache")]
+    run_cli("log", "sync", *where, check=True)
+    event = files(store, "runs/*/event-*.json")[0]
+    rewrite_in_place(event, event.read_bytes().replace(b'"id"', b'"id" ', 1))
+    plain = run_cli("log", "sync", *where, check=True).stdout
+    rescanned = run_cli("log", "sync", "--rescan", *where, check=True).stdout
+    assert ", read 0," in plain
+    assert ", read 1," in rescanned
