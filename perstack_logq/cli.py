@@ -7,6 +7,7 @@ traceback appears only with ``--debug``. No logic lives here that a notebook wou
 from __future__ import annotations
 
 import functools
+import gc
 import inspect
 import logging
 import sys
@@ -16,11 +17,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
-import orjson
 import typer
 from typer.exceptions import TyperException
 
 from perstack_logq.errors import LogqError, UsageError
+
+# The rest (orjson, the views, the engine and its duckdb/pyarrow) is imported inside the
+# commands that use it: --help, and every command, load only what they need.
 
 app = typer.Typer(
     add_completion=False,
@@ -87,7 +90,7 @@ class Common:
     def open(self) -> Any:
         from perstack_logq.api import connect
 
-        return connect(
+        history = connect(
             self.storage,
             config=self.config,
             cache=not self.no_cache,
@@ -95,6 +98,8 @@ class Common:
             concurrency=self.concurrency,
             direct_reads=self.direct_reads,
         )
+        _end_startup_gc_pause()
+        return history
 
 
 def _common(ctx: typer.Context) -> Common:
@@ -358,6 +363,8 @@ def info_command(
     as_json: JsonOpt = False,
 ) -> None:
     """Show the storage and what it holds: jobs, runs, checkpoints, events, bytes."""
+    import orjson
+
     from perstack_logq.views.catalog import store_info
     from perstack_logq.views.output import cell_text
 
@@ -431,6 +438,8 @@ def query_command(
 @log_app.command("queries")
 def queries_command(as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
     """List the canned queries: name, what each answers, its parameters."""
+    import orjson
+
     from perstack_logq.views.output import format_table
     from perstack_logq.views.query import canned_queries
 
@@ -681,5 +690,30 @@ def _report(message: str, debug: bool) -> None:
     print(f"Error: {first_line}", file=sys.stderr)
 
 
+# Whether entry_point() paused the cyclic garbage collector (see there).
+_startup_gc_pause = False
+
+
+def _end_startup_gc_pause() -> None:
+    """Resume collecting once the command's store is open, its imports done (entry_point)."""
+    global _startup_gc_pause
+    if _startup_gc_pause:
+        _startup_gc_pause = False
+        # What exists now (modules, classes, the parsed command) lives until exit: frozen, it
+        # is left out of later collections, which walk only what the command itself creates.
+        gc.freeze()
+        gc.enable()
+
+
 def entry_point() -> None:
+    # Until a store is open a command mostly imports: typer, pydantic, duckdb, pyarrow, some
+    # 400 modules and 66,000 long-lived objects, which the collector would walk again and again
+    # (about 70 passes, some of them full) to free nothing: ~30 ms of a 0.6 s `perstack log`.
+    # So collection waits for Common.open(); a command that opens no store (--help, queries)
+    # is short and stays paused to its end, as does demo while it writes its small store.
+    # main() leaves the collector alone: tests and other programs call it in-process.
+    global _startup_gc_pause
+    if gc.isenabled():
+        gc.disable()
+        _startup_gc_pause = True
     sys.exit(main())
