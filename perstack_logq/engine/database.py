@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -241,14 +241,22 @@ class Database:
         """
         report = SyncReport()
         kind_names = None if kinds is None else sorted(k.value for k in kinds)
-        listing = (
-            self._full_listing(rescan=rescan)
-            if job_ids is None
-            else (info for job_id in job_ids for info in self.storage.list_job_objects(job_id))
-        )
-        report.listed = self._load_listing(listing, full=job_ids is None)
-        params = {"kinds": kind_names, "job_ids": None if job_ids is None else list(job_ids)}
         con = self.connection
+        if job_ids is None:
+            listing, recheck = self._full_listing(rescan=rescan)
+            listed = self._load_listing(listing, recheck)
+            if listed is None:
+                report.listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
+                return report
+            # The last full listing stays: finding the latest job reads event times from it,
+            # and the next full listing starts from it and its directories.
+            con.execute(sql_file("sync", "06_replace_listing").text)
+        else:
+            scope = (info for job_id in job_ids for info in self.storage.list_job_objects(job_id))
+            listed = self._load_listing(scope, {})
+        report.listed = listed
+        con.execute("DROP TABLE _sync_dirs")
+        params = {"kinds": kind_names, "job_ids": None if job_ids is None else list(job_ids)}
         con.execute(sql_file("sync", "10_pending").text, {"kinds": kind_names})
         con.execute(sql_file("sync", "20_stale").text, params)
         report.removed = con.execute(
@@ -317,7 +325,17 @@ class Database:
         finally:
             reader.close()
 
-    def _load_listing(self, listing: Iterator[ObjectInfo | DirectoryState], *, full: bool) -> int:
+    def _load_listing(
+        self, listing: Iterator[ObjectInfo | DirectoryState], recheck: Mapping[str, tuple]
+    ) -> int | None:
+        """Load a listing into ``_sync_listing``; the number of objects it holds.
+
+        None when the listing shows nothing changed since the last full listing (a filesystem
+        listing whose directories are all unchanged, each rechecked file as it was) and the
+        cache holds all of that listing: a sync then has nothing to do, and nothing was loaded.
+        ``recheck`` maps the files a full listing stats again to their (size, version) in the
+        last one.
+        """
         con = self.connection
         # Temporary tables: in memory, never written to the cache file or its checkpoints.
         con.execute("CREATE OR REPLACE TEMP TABLE _sync_listing AS SELECT * FROM _listing LIMIT 0")
@@ -329,11 +347,16 @@ class Database:
         # clock tick without its mtime moving (the racy-git problem): it is not trusted yet.
         settled_before = time.time_ns() - _SETTLED_AFTER_NS
         count = 0
+        # Only unchanged directories prove that no file came or went: an object store's listing
+        # has none, and is compared with the manifest in SQL.
+        trusted = changed = False
         rows: list[tuple[str, str, str, int, str, int | None]] = []
         directories: list[tuple[str, int, bool, bool]] = []
         for item in listing:
             if type(item) is DirectoryState:
                 key, mtime, unchanged = item
+                trusted = True
+                changed = changed or not unchanged
                 directories.append((key, mtime, mtime < settled_before, unchanged))
                 if len(directories) >= _LISTING_BATCH:
                     self._append("_sync_dirs", _DIRS_SCHEMA, directories)
@@ -342,6 +365,7 @@ class Database:
             parsed = parse_key(item.key)
             if parsed is None:
                 continue
+            changed = changed or recheck.get(item.key) != (item.size, item.version)
             event_ms = parsed.event.timestamp if parsed.event else None
             rows.append(
                 (item.key, parsed.job_id, parsed.kind.value, item.size, item.version, event_ms)
@@ -349,26 +373,35 @@ class Database:
             if len(rows) >= _LISTING_BATCH:
                 count += self._append("_sync_listing", _LISTING_SCHEMA, rows)
                 rows = []
+        unchanged_store = trusted and not changed and count + len(rows) == len(recheck)
+        if unchanged_store and self._holds_last_listing():
+            # Nothing loaded, not even into Arrow: a fresh cache answers at once (and pyarrow
+            # does not import pandas, when installed, for its first conversion).
+            return None
         count += self._append("_sync_listing", _LISTING_SCHEMA, rows)
         self._append("_sync_dirs", _DIRS_SCHEMA, directories)
         before = con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
         con.execute(sql_file("sync", "05_unchanged_dirs").text)
         count += con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0] - before
-        if full:
-            # The last full listing stays: finding the latest job reads event times from it,
-            # and the next full listing starts from it and its directories.
-            con.execute(sql_file("sync", "06_replace_listing").text)
-        con.execute("DROP TABLE _sync_dirs")
         return count
 
-    def _full_listing(self, *, rescan: bool) -> Iterator[ObjectInfo | DirectoryState]:
-        """The whole store, listed incrementally from the last full listing unless ``rescan``."""
+    def _holds_last_listing(self) -> bool:
+        return self.connection.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
+
+    def _full_listing(
+        self, *, rescan: bool
+    ) -> tuple[Iterator[ObjectInfo | DirectoryState], dict[str, tuple]]:
+        """The whole store, listed incrementally from the last full listing unless ``rescan``,
+        and the (size, version) the files it stats again had in the last full listing."""
         if rescan:
-            return self.storage.list_changes({}, [])
+            return self.storage.list_changes({}, []), {}
         con = self.connection
         known = dict(con.execute(sql_file("sync", "01_known_dirs").text).fetchall())
-        recheck = [key for (key,) in con.execute(sql_file("sync", "02_recheck").text).fetchall()]
-        return self.storage.list_changes(known, recheck)
+        recheck = {
+            key: (size, version)
+            for key, size, version in con.execute(sql_file("sync", "02_recheck").text).fetchall()
+        }
+        return self.storage.list_changes(known, recheck), recheck
 
     def _append(self, table: str, arrow_schema: pa.Schema, rows: list[tuple]) -> int:
         if not rows:

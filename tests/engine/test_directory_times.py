@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from engine.test_cache import assert_same_tables, fresh_snapshot, snapshot
 
+from perstack_logq.engine import database as database_module
 from perstack_logq.engine.cache import open_database
 from perstack_logq.engine.database import Database
 from perstack_logq.storage.filesystem import FileSystemStorage
@@ -147,3 +148,43 @@ def test_sync_rescan_through_the_cli(store: Path, tmp_path: Path) -> None:
     rescanned = run_cli("log", "sync", "--rescan", *where, check=True).stdout
     assert ", read 0," in plain
     assert ", read 1," in rescanned
+
+
+def test_an_unchanged_store_is_answered_without_loading_anything(
+    store: Path, cache: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def no_loading(*args: object) -> int:
+        raise AssertionError("an unchanged store loaded a listing")
+
+    monkeypatch.setattr(Database, "_append", no_loading)
+    report = cache.sync()
+    assert (report.read, report.removed) == (0, 0)
+    assert report.listed == cache.sql("SELECT count(*) FROM _objects").fetchone()[0]
+
+
+def test_an_interrupted_sync_is_completed_although_nothing_changed_since(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store is unchanged, but the cache does not hold all of the last listing yet."""
+    commit = Database._commit
+    commits = 0
+
+    def interrupted_commit(self: Database, tables: dict, keys: list[str]) -> None:
+        nonlocal commits
+        commits += 1
+        if commits == 3:
+            raise KeyboardInterrupt
+        commit(self, tables, keys)
+
+    monkeypatch.setattr(database_module, "_BATCH_KEYS", 20)
+    monkeypatch.setattr(Database, "_commit", interrupted_commit)
+    database = open_database(FileSystemStorage(store), cache_dir=tmp_path / "cache")
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            database.sync()
+        monkeypatch.setattr(Database, "_commit", commit)
+        held = database.sql("SELECT count(*) FROM _objects").fetchone()[0]
+        assert 0 < held < database.sql("SELECT count(*) FROM _listing").fetchone()[0]
+        assert sync_and_compare(database) > 0
+    finally:
+        database.close()
