@@ -53,10 +53,11 @@ class Sizes:
     s3_objects: int  # objects of the main store uploaded to moto for figure 2
     sequential_sample: int  # objects read one GET at a time (a rate: the rest would be the same)
     repeats: int  # runs of each short command (median)
+    s3_rounds: int  # rounds of figure 2's measurements, interleaved; each keeps its best
 
 
-FULL = Sizes(950, 1.0, 10_000, 0.05, 3_000, 300, 5)
-SMOKE = Sizes(6, 0.2, 20, 0.05, 60, 10, 1)
+FULL = Sizes(950, 1.0, 10_000, 0.05, 3_000, 300, 5, 2)
+SMOKE = Sizes(6, 0.2, 20, 0.05, 60, 10, 1, 1)
 
 
 @dataclass
@@ -442,18 +443,25 @@ def figure_s3(report: Report, root: Path, sizes: Sizes, work: Path) -> None:
         count = len(keys)
         sequential = get_all(endpoint, keys[: sizes.sequential_sample], 1)
         sequential_rate = sizes.sequential_sample / sequential
-        bare = {c: count / get_all(endpoint, keys, c) for c in CONCURRENCIES}
+        # Every measurement runs once per round, the rounds interleaved, and keeps its best
+        # rate: a busy moment of the shared machine then hurts no side more than the other.
+        bare: dict[int, float] = dict.fromkeys(CONCURRENCIES, 0.0)
+        results: dict[str, float] = {}
+        for _ in range(sizes.s3_rounds):
+            for concurrency in CONCURRENCIES:
+                bare_rate = count / get_all(endpoint, keys, concurrency)
+                bare[concurrency] = max(bare[concurrency], bare_rate)
+            for label, direct in (("boto3 GETs", False), ("DuckDB httpfs", True)):
+                for concurrency in CONCURRENCIES:
+                    cache_dir = work / "caches" / f"s3-{direct}-{concurrency}"
+                    shutil.rmtree(cache_dir, ignore_errors=True)
+                    task = {"kind": "sync", "endpoint": endpoint, "cache_dir": str(cache_dir)}
+                    ours = run_child({**task, "direct": direct, "concurrency": concurrency})
+                    default = " (default)" if concurrency == CONCURRENCIES[0] else ""
+                    name = f"{label}, --concurrency {concurrency}{default}"
+                    results[name] = max(results.get(name, 0.0), count / ours.seconds)
         best_concurrency = max(bare, key=lambda c: bare[c])
         best_bare = bare[best_concurrency]
-        results: dict[str, float] = {}
-        for label, direct in (("boto3 GETs", False), ("DuckDB httpfs", True)):
-            for concurrency in CONCURRENCIES:
-                cache_dir = work / "caches" / f"s3-{direct}-{concurrency}"
-                shutil.rmtree(cache_dir, ignore_errors=True)
-                task = {"kind": "sync", "endpoint": endpoint, "cache_dir": str(cache_dir)}
-                ours = run_child({**task, "direct": direct, "concurrency": concurrency})
-                default = " (default)" if concurrency == CONCURRENCIES[0] else ""
-                results[f"{label}, --concurrency {concurrency}{default}"] = count / ours.seconds
         report.notes.append(
             f"S3: {count:,} objects (whole jobs of the main store) on a moto server behind a "
             f"{PROXY_DELAY_MS} ms proxy; one-at-a-time GETs timed on the first "
@@ -649,7 +657,8 @@ HOW = """How each figure is measured (all in one run of this script, side by sid
    command reads; (b) a bare `ThreadPoolExecutor` doing only `get_object().read()` of the same
    keys (32 and 64 threads, the faster counts). perstack_logq runs a full cold sync (listing,
    GETs, decoding, DuckDB) with its default concurrency (32) and with 64, with boto3 GETs and
-   with DuckDB httpfs `read_blob` (`direct_reads=True`).
+   with DuckDB httpfs `read_blob` (`direct_reads=True`). All of these run once per round,
+   rounds interleaved (two in the full run), and each keeps its best rate.
 3. `perstack log query ... --format csv`, wall time of the command: cold is `--no-cache`
    (read and decode the whole store, then query); fresh is the default, on a cache synced by
    figure 1, so it checks the store for changes, finds none and answers from the cache
