@@ -9,8 +9,10 @@ perstack_logq never changes a user's store.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from itertools import islice
 from typing import NamedTuple
 
 
@@ -48,6 +50,37 @@ class ReadFailure:
 
     key: str
     reason: str
+
+
+def read_concurrently(
+    executor: ThreadPoolExecutor,
+    read: Callable[[str], bytes | ReadFailure],
+    keys: Iterable[str],
+    in_flight: int,
+) -> Iterator[tuple[str, bytes | ReadFailure]]:
+    """``read`` of every key on the executor's threads, yielded as each completes.
+
+    At most ``in_flight`` reads are submitted ahead of the caller, whatever the number of keys,
+    so memory stays bounded over millions of keys; keep it above the thread count, so the
+    threads work while the caller handles a finished batch.
+    """
+    key_iter = iter(keys)
+    pending: dict[Future[bytes | ReadFailure], str] = {}
+    try:
+        for key in islice(key_iter, in_flight):
+            pending[executor.submit(read, key)] = key
+        while pending:
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            finished = [(pending.pop(future), future.result()) for future in done]
+            # Refill before handing results over, so the threads work while the caller does.
+            for key in islice(key_iter, len(done)):
+                pending[executor.submit(read, key)] = key
+            yield from finished
+    finally:
+        # Reached early when the caller stops iterating or a store-wide error is raised:
+        # what has not started is dropped.
+        for future in pending:
+            future.cancel()
 
 
 class Storage(ABC):

@@ -11,10 +11,14 @@ it. The root itself (and ``jobs/``) may be symlinks: that is where the user poin
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import stat
+import time
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
 from operator import attrgetter
 from pathlib import Path
 
@@ -25,11 +29,18 @@ from perstack_logq.storage.base import (
     ReadFailure,
     Storage,
     StorageInfo,
+    read_concurrently,
 )
 from perstack_logq.storage.layout import JOBS_DIR
 
 S_ISDIR, S_ISREG = stat.S_ISDIR, stat.S_ISREG
 _entry_name = attrgetter("name")
+
+# Reads are timed a window at a time; slower than this on average, the store is not in the page
+# cache and the next window is read by threads.
+_READ_WINDOW = 256
+_SLOW_READ_SECONDS = 200e-6
+_READ_THREADS = 16
 
 _WHERE_TO_SET = "[storage.filesystem] path in perstack.toml, PERSTACK_STORAGE_PATH or --storage"
 # O_NOFOLLOW: refuse a symlink as the last path component, as the listing does.
@@ -205,10 +216,44 @@ class FileSystemStorage(Storage):
         return body
 
     def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
-        """One file at a time, in the order given: a local disk gains little from threads, and
-        holding one body at a time keeps memory flat whatever the number of keys."""
-        for key in keys:
-            yield key, self._read(key)
+        """One file at a time while reads are fast, on a pool of threads while they are slow.
+
+        A store in the page cache reads in ~10 us a file, and threads only add overhead; a
+        store on a disk it has not been read from waits ~1 ms a file, and many reads in flight
+        overlap that wait (measured here: 14x faster for 30,000 files). So each window of keys
+        is read the way the previous window's reads call for. Memory stays flat: one body at a
+        time, or at most ``2 * _READ_THREADS`` in flight.
+        """
+        key_iter = iter(keys)
+        executor: ThreadPoolExecutor | None = None
+        try:
+            while True:
+                timings: list[float] = []
+                # Keys are pulled as they are read: one at a time, or in flight on threads.
+                window = islice(key_iter, _READ_WINDOW)
+                if executor is None:
+                    reads: Iterator[tuple[str, bytes | ReadFailure]] = (
+                        (key, _timed(self._read, key, timings)) for key in window
+                    )
+                else:
+                    reads = read_concurrently(
+                        executor,
+                        functools.partial(_timed, self._read, timings=timings),
+                        window,
+                        2 * _READ_THREADS,
+                    )
+                yield from reads
+                if not timings:
+                    return
+                slow = sum(timings) / len(timings) > _SLOW_READ_SECONDS
+                if slow and executor is None:
+                    executor = ThreadPoolExecutor(_READ_THREADS, "perstack-logq-read")
+                elif not slow and executor is not None:
+                    executor.shutdown()
+                    executor = None
+        finally:
+            if executor is not None:
+                executor.shutdown(cancel_futures=True)
 
     def _read(self, key: str) -> bytes | ReadFailure:
         if not _is_safe_key(key, allow_empty=False):
@@ -229,6 +274,15 @@ class FileSystemStorage(Storage):
             return ReadFailure(key, _reason(exc))
         finally:
             os.close(fd)
+
+
+def _timed(
+    read: Callable[[str], bytes | ReadFailure], key: str, timings: list[float]
+) -> bytes | ReadFailure:
+    started = time.perf_counter()
+    body = read(key)
+    timings.append(time.perf_counter() - started)
+    return body
 
 
 def _read_size(fd: int, size: int) -> bytes:

@@ -19,8 +19,7 @@ import random
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from itertools import islice
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -31,7 +30,13 @@ from botocore.config import Config
 from perstack_logq import __version__
 from perstack_logq.config import R2Config, S3Config
 from perstack_logq.errors import StorageError
-from perstack_logq.storage.base import ObjectInfo, ReadFailure, Storage, StorageInfo
+from perstack_logq.storage.base import (
+    ObjectInfo,
+    ReadFailure,
+    Storage,
+    StorageInfo,
+    read_concurrently,
+)
 from perstack_logq.storage.layout import JOBS_DIR
 
 PAGE_SIZE = 1000  # ListObjectsV2's maximum page
@@ -190,29 +195,12 @@ class ObjectStoreStorage(Storage):
         return body
 
     def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
-        """Concurrent GETs, yielded as they complete.
-
-        At most ``2 * concurrency`` requests are submitted ahead of the caller, whatever the
-        number of keys, so memory stays bounded over millions of keys; the extra
-        ``concurrency`` keep the threads busy while the caller handles a finished batch.
-        """
-        key_iter = iter(keys)
-        window = 2 * self.concurrency
+        """Concurrent GETs, yielded as they complete, at most ``2 * concurrency`` ahead."""
         executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="perstack-logq-get")
-        pending: dict[Future[bytes | ReadFailure], str] = {}
         try:
-            for key in islice(key_iter, window):
-                pending[executor.submit(self._get, key)] = key
-            while pending:
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                finished = [(pending.pop(future), future.result()) for future in done]
-                # Refill before handing results over, so the threads work while the caller does.
-                for key in islice(key_iter, len(done)):
-                    pending[executor.submit(self._get, key)] = key
-                yield from finished
+            yield from read_concurrently(executor, self._get, keys, 2 * self.concurrency)
         finally:
-            # Reached early when the caller stops iterating or a store-wide error is raised:
-            # drop what has not started; running GETs end within the timeouts.
+            # Running GETs end within the timeouts.
             executor.shutdown(wait=True, cancel_futures=True)
 
     def close(self) -> None:

@@ -311,3 +311,30 @@ def test_list_changes_reads_only_directories_whose_mtime_moved(store_copy: Path)
     changed = [item for item in storage.list_changes(known, []) if isinstance(item, ObjectInfo)]
     assert {item.key.rsplit("/", 1)[0] + "/" for item in changed} == {run_dir}
     assert len(changed) == sum(1 for _ in storage.list_objects(run_dir))
+
+
+@pytest.mark.parametrize("slow_read_seconds", [0.0, 1.0], ids=["threads", "one-at-a-time"])
+def test_reads_on_threads_or_one_at_a_time_give_the_same_bodies(
+    fixture_storage: FileSystemStorage,
+    monkeypatch: pytest.MonkeyPatch,
+    slow_read_seconds: float,
+) -> None:
+    """Reads slower than the threshold switch the next window to threads (a store not in the
+    page cache); 0 s counts every read as slow, 1 s none."""
+    from perstack_logq.storage import filesystem
+
+    keys = [info.key for info in fixture_storage.list_objects()]
+    expected = {key: (FIXTURE_STORE / key).read_bytes() for key in keys}
+    started_threads: list[str] = []
+    start = filesystem.ThreadPoolExecutor.__init__
+
+    def counting_init(self: object, *args: object, **kwargs: object) -> None:
+        started_threads.append("pool")
+        start(self, *args, **kwargs)
+
+    monkeypatch.setattr(filesystem, "_READ_WINDOW", 16)
+    monkeypatch.setattr(filesystem, "_SLOW_READ_SECONDS", slow_read_seconds)
+    monkeypatch.setattr(filesystem.ThreadPoolExecutor, "__init__", counting_init)
+    bodies = dict(fixture_storage.read_objects(keys))
+    assert bodies == expected
+    assert len(started_threads) == (1 if slow_read_seconds == 0 else 0)
