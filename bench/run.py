@@ -721,9 +721,9 @@ What bounds the missed figures (from profiles of the same stores, not timed by t
   per function call (2.3 s for the events' 160 MB with one `->>` per field), though a single
   `json_extract(body, [paths])` parses it once (0.15 s); a decoder built on that would have to
   restate the Python decoder's validation rules in SQL, so it is left as the next step.
-  On a store read for the first time from the disk (the page cache emptied before each side),
-  the sync is about twice as fast as the floor: its reads go to 16 threads while they wait on
-  the disk, the floor's one at a time.
+  The first-read-from-disk row depends on the disk: this VM's is backed by the host, whose own
+  cache served some runs and not others (the floor, reading one file at a time, took from 4 to
+  16 s across runs; the sync, whose reads go to 16 threads while they wait, 6.6 to 7.9 s).
 - 3, through the CLI: interpreter start-up and imports (typer, pydantic, DuckDB, pyarrow) are
   about 0.3 s of the command; the freshness check itself, on an unchanged store whose
   directories are old enough to trust, is about 0.07 s. Through the Python API it meets the goal.
