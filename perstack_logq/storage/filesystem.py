@@ -187,27 +187,26 @@ class FileSystemStorage(Storage):
 
     def _stat_files(self, keys: Iterable[str]) -> Iterator[ObjectInfo]:
         for key in sorted(keys):
-            path = f"{self._root_text}/{key}"
-            try:
-                info = os.stat(path, follow_symlinks=False)
-            except FileNotFoundError:
-                continue
-            except OSError as exc:
-                raise StorageError(f"Cannot list {path}: {_reason(exc)}") from None
-            if S_ISREG(info.st_mode):
+            info = self._lstat(key)
+            if info is not None and S_ISREG(info.st_mode):
                 yield ObjectInfo(key, info.st_size, str(info.st_mtime_ns))
 
     def _stat_directories(self, keys: Iterable[str]) -> Iterator[tuple[str, int]]:
         for key in keys:
-            path = f"{self._root_text}/{key}"
-            try:
-                info = os.stat(path, follow_symlinks=False)
-            except FileNotFoundError:
-                continue  # cannot happen while its parent is unchanged, but for a race
-            except OSError as exc:
-                raise StorageError(f"Cannot list {path}: {_reason(exc)}") from None
-            if S_ISDIR(info.st_mode):
+            info = self._lstat(key)
+            if info is not None and S_ISDIR(info.st_mode):
                 yield key, info.st_mtime_ns
+
+    def _lstat(self, key: str) -> os.stat_result | None:
+        """The key's own stat (a symlink is not followed); None once it is gone (a race: in a
+        directory whose mtime did not move, nothing was removed)."""
+        path = f"{self._root_text}/{key}"
+        try:
+            return os.stat(path, follow_symlinks=False)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(f"Cannot list {path}: {_reason(exc)}") from None
 
     def read_object(self, key: str) -> bytes:
         body = self._read(key)
