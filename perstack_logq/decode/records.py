@@ -137,6 +137,15 @@ def is_error_result(parts: Any, text: str | None) -> bool:
     return False
 
 
+def rows_to_table(rows: list[Row], arrow_schema: pa.Schema) -> pa.Table:
+    """Row tuples, in the schema's column order, as one Arrow table."""
+    columns = zip(*rows, strict=True)
+    return pa.Table.from_arrays(
+        [pa.array(values, type=f.type) for values, f in zip(columns, arrow_schema, strict=True)],
+        schema=arrow_schema,
+    )
+
+
 class StoreDecoder:
     """Accumulates decoded rows per table until ``flush`` turns them into Arrow tables."""
 
@@ -199,12 +208,7 @@ class StoreDecoder:
             rows = self._rows[table.name]
             if not rows:
                 continue
-            columns = list(zip(*rows, strict=True))
-            arrays = [
-                pa.array(values, type=column.arrow_type)
-                for values, column in zip(columns, table.columns, strict=True)
-            ]
-            tables[table.name] = pa.Table.from_arrays(arrays, schema=table.arrow_schema)
+            tables[table.name] = rows_to_table(rows, table.arrow_schema)
             rows.clear()
         self.pending_bytes = 0
         return tables

@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from perstack_logq.decode import schema
-from perstack_logq.decode.records import StoreDecoder
+from perstack_logq.decode.records import StoreDecoder, rows_to_table
 from perstack_logq.engine.sqlfiles import sql_file, sql_folder
 from perstack_logq.storage.base import DirectoryState, ObjectInfo, ReadFailure, Storage
 from perstack_logq.storage.layout import KeyKind, parse_key
@@ -406,14 +406,7 @@ class Database:
     def _append(self, table: str, arrow_schema: pa.Schema, rows: list[tuple]) -> int:
         if not rows:
             return 0
-        batch = pa.Table.from_arrays(
-            [
-                pa.array(column, type=f.type)
-                for column, f in zip(zip(*rows, strict=True), arrow_schema, strict=True)
-            ],
-            schema=arrow_schema,
-        )
-        self.connection.register("listed_batch", batch)
+        self.connection.register("listed_batch", rows_to_table(rows, arrow_schema))
         self.connection.execute(f"INSERT INTO {table} SELECT * FROM listed_batch")
         self.connection.unregister("listed_batch")
         return len(rows)
