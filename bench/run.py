@@ -310,7 +310,7 @@ def figure_filesystem(
         f"Main store: {root.name}: {files:,} files, {megabytes:,.0f} MB of JSON "
         "(page cache warm for every reader)."
     )
-    orjson_floor(root)  # warm the page cache: every reader below starts from the same state
+    warm_page_cache(root)  # every reader below starts from the same state
     floor = min(orjson_floor(root) for _ in range(2))
     duck = duckdb_json(root)
     cache_dir = work / "caches" / "fs-main"
@@ -341,8 +341,7 @@ def figure_filesystem(
             None,
         )
     )
-    if first_read_from_disk and can_drop_page_cache():
-        drop_page_cache()
+    if first_read_from_disk and drop_page_cache():
         floor_cold = orjson_floor(root)
         drop_page_cache()
         shutil.rmtree(cache_dir)
@@ -361,18 +360,15 @@ def figure_filesystem(
     return ours
 
 
-def can_drop_page_cache() -> bool:
+def drop_page_cache() -> bool:
+    """Empty the kernel's page cache, so that the next reads come from the disk; False where
+    this process may not (not root, or /proc/sys read-only in a container)."""
+    os.sync()
     try:
-        drop_page_cache()
-    except OSError:  # not root, or /proc/sys read-only (a container)
+        Path(DROP_CACHES).write_text("1\n")
+    except OSError:
         return False
     return True
-
-
-def drop_page_cache() -> None:
-    """Empty the kernel's page cache (root only): the next reads come from the disk."""
-    os.sync()
-    Path(DROP_CACHES).write_text("1\n")
 
 
 @contextmanager
