@@ -11,6 +11,7 @@ import duckdb
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from views.test_render import step_matches  # the original's matchesStepFilter
 
 from perstack_logq.errors import UsageError
 from perstack_logq.views.filters import (
@@ -116,21 +117,6 @@ def connection() -> Iterator[duckdb.DuckDBPyConnection]:
         yield con
 
 
-def _js_step_matches(step: StepFilter, number: int) -> bool:
-    """matchesStepFilter of the original."""
-    if step.kind == "range":
-        assert step.min is not None and step.max is not None
-        return step.min <= number <= step.max
-    assert step.value is not None
-    return {
-        "exact": number == step.value,
-        "gt": number > step.value,
-        "gte": number >= step.value,
-        "lt": number < step.value,
-        "lte": number <= step.value,
-    }[step.kind]
-
-
 @FEW
 @given(
     st.sampled_from(["{a}", ">{a}", ">={a}", "<{a}", "<={a}", "{a}-{b}"]),
@@ -146,7 +132,7 @@ def test_step_sql_agrees_with_javascript(
         return
     sql, params = step.to_sql()
     rows = connection.execute(f"SELECT step_number FROM steps WHERE {sql}", params).fetchall()
-    assert sorted(n for (n,) in rows) == [n for n in range(12) if _js_step_matches(step, n)]
+    assert sorted(n for (n,) in rows) == [n for n in range(12) if step_matches(step, n)]
 
 
 @PARSER_INPUTS
