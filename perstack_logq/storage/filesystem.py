@@ -219,7 +219,7 @@ class FileSystemStorage(Storage):
 
         A store in the page cache reads in ~10 us a file, and threads only add overhead; a
         store on a disk it has not been read from waits ~1 ms a file, and many reads in flight
-        overlap that wait (measured here: 14x faster for 30,000 files). So each window of keys
+        overlap that wait (measured here: 35 s -> 2.8 s for 30,000 files). So each window of keys
         is read the way the previous window's reads call for. Memory stays flat: one body at a
         time, or at most ``2 * _READ_THREADS`` in flight.
         """
