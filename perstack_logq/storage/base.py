@@ -8,9 +8,10 @@ perstack_logq never changes a user's store.
 
 from __future__ import annotations
 
+import queue
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import islice
 from typing import NamedTuple
@@ -62,20 +63,28 @@ def read_concurrently(
 
     At most ``in_flight`` reads are submitted ahead of the caller, whatever the number of keys,
     so memory stays bounded over millions of keys; keep it above the thread count, so the
-    threads work while the caller handles a finished batch.
+    threads work while the caller handles a finished read. Finished reads arrive on a queue
+    (``wait()`` on the pending set costs time in proportion to its size, for every read).
     """
     key_iter = iter(keys)
+    finished: queue.SimpleQueue[Future[bytes | ReadFailure]] = queue.SimpleQueue()
     pending: dict[Future[bytes | ReadFailure], str] = {}
+
+    def submit(key: str) -> None:
+        future = executor.submit(read, key)
+        pending[future] = key
+        future.add_done_callback(finished.put)
+
     try:
         for key in islice(key_iter, in_flight):
-            pending[executor.submit(read, key)] = key
+            submit(key)
         while pending:
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            finished = [(pending.pop(future), future.result()) for future in done]
-            # Refill before handing results over, so the threads work while the caller does.
-            for key in islice(key_iter, len(done)):
-                pending[executor.submit(read, key)] = key
-            yield from finished
+            future = finished.get()
+            key = pending.pop(future)
+            # Refill before handing the result over, so the threads work while the caller does.
+            for next_key in islice(key_iter, 1):
+                submit(next_key)
+            yield key, future.result()
     finally:
         # Reached early when the caller stops iterating or a store-wide error is raised:
         # what has not started is dropped.
