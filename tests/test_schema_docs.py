@@ -6,11 +6,11 @@ import re
 from pathlib import Path
 
 import pytest
+from support import FIXTURE_STORE
 
 from perstack_logq.api import TABLES, connect
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "schema.md"
-FIXTURE_STORE = Path("/work/shared/fixtures/perstack-runtime-store/store/perstack")
 
 _SECTION = re.compile(r"^###\s+`(\w+)`\s*$")
 _ROW = re.compile(r"^\|\s*`(\w+)`\s*\|")

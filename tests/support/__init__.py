@@ -2,9 +2,9 @@
 
 from pathlib import Path
 
-# shared/ sits beside the repository (here and in CI's fresh clone alike).
-SHARED_DIR = Path(__file__).resolve().parents[2].parent / "shared"
-FIXTURE_DIR = SHARED_DIR / "fixtures" / "perstack-runtime-store"
+# A copy of the real store lives in the repository (tests/fixtures/README.md says where it came
+# from): a user's clone has nothing beside it.
+FIXTURE_DIR = Path(__file__).resolve().parents[1] / "fixtures" / "perstack-runtime-store"
 # A store written by Perstack's own runtime (see its README and STATS.txt).
 FIXTURE_STORE = FIXTURE_DIR / "store" / "perstack"
 # What the original `perstack log` printed over it, one file per command (see _index.txt).
