@@ -52,7 +52,7 @@ class PageLog:
 
 @contextmanager
 def open_page(
-    html: Path, profile: Path, *, width: int = 1200, height: int = 900
+    html: Path, profile: Path, *, width: int = 1200, height: int = 900, javascript: bool = True
 ) -> Iterator[tuple[Any, PageLog]]:
     """A Playwright page with ``html`` loaded from file://, and the log of what it did."""
     from playwright.sync_api import sync_playwright
@@ -70,6 +70,7 @@ def open_page(
             args=list(CHROMIUM_FLAGS),
             viewport={"width": width, "height": height},
             offline=True,
+            java_script_enabled=javascript,
         )
         try:
 
