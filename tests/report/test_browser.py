@@ -11,11 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-import perstack_logq
 from support.browser import chromium_path, in_ci, open_page, other_requests
 from support.cli import run_cli
 from support.report_screenshots import take_screenshots
+
+import perstack_logq
 
 from .conftest import HOSTILE_TOOL, HostileStore
 

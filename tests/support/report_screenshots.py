@@ -14,7 +14,7 @@ from pathlib import Path
 if __package__ in (None, ""):
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from support.browser import open_page  # noqa: E402 - needs the sys.path entry above
+from support.browser import open_page
 
 OVERVIEW_PNG = "report-overview.png"
 JOB_PNG = "report-job.png"
