@@ -89,12 +89,13 @@ class History:
         ``since``/``until`` bound the jobs' start: a datetime (UTC), a date or ``7d``/``12h``;
         ``job`` reports one job, ``expert`` the jobs of one coordinator expert.
         """
-        from perstack_logq.report import Selection, write_report
+        from perstack_logq.report import Selection, check_output, write_report
         from perstack_logq.views.catalog import parse_time_bound
 
         def bound(option: str, value: str | dt.datetime | None) -> dt.datetime | None:
             return parse_time_bound(option, value) if isinstance(value, str) else value
 
+        check_output(path)
         self.ensure_synced()
         selection = Selection(bound("since", since), bound("until", until), job, expert)
         return write_report(self.database, path, selection)

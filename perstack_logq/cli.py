@@ -655,8 +655,10 @@ def report_command(
     ] = None,
 ) -> None:
     """Write a self-contained HTML report: overview charts and tables, a timeline per job."""
+    from perstack_logq.report import check_output
     from perstack_logq.views.catalog import parse_time_bound
 
+    check_output(output)
     since_at = parse_time_bound("--since", since) if since else None
     until_at = parse_time_bound("--until", until) if until else None
     with common.open() as history:

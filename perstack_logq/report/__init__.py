@@ -27,7 +27,7 @@ from perstack_logq.report.page import (
     render_charts,
 )
 
-__all__ = ["DEFAULT_MAX_BYTES", "ReportSummary", "Selection", "write_report"]
+__all__ = ["DEFAULT_MAX_BYTES", "ReportSummary", "Selection", "check_output", "write_report"]
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,16 @@ class ReportSummary:
     omitted_views: int
 
 
+def check_output(path: str | os.PathLike[str]) -> Path:
+    """The report's file, refused before any work when it cannot be written there."""
+    target = Path(path)
+    if target.is_dir():
+        raise UsageError(f"--output {target} is a directory: give a file name like report.html")
+    if not target.parent.is_dir():
+        raise UsageError(f"cannot write {target}: the directory {target.parent} does not exist")
+    return target
+
+
 def write_report(
     database: Database,
     path: str | os.PathLike[str],
@@ -47,9 +57,7 @@ def write_report(
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ReportSummary:
     """Write the report of the selected jobs to ``path`` (the database must be synced)."""
-    target = Path(path)
-    if target.is_dir():
-        raise UsageError(f"--output {target} is a directory: give a file name like report.html")
+    target = check_output(path)
     selection = selection or Selection()
     select_jobs(database, selection)
     try:
