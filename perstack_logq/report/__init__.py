@@ -18,7 +18,13 @@ from pathlib import Path
 
 from perstack_logq.engine.database import Database
 from perstack_logq.errors import UsageError
-from perstack_logq.report.gather import Selection, read_jobs, read_overview, select_jobs
+from perstack_logq.report.gather import (
+    Selection,
+    drop_temporary_tables,
+    read_jobs,
+    read_overview,
+    select_jobs,
+)
 from perstack_logq.report.page import (
     DEFAULT_MAX_BYTES,
     JOBS_TABLE_LIMIT,
@@ -83,7 +89,7 @@ def write_report(
             partial.unlink(missing_ok=True)
             raise UsageError(f"cannot write {target}: {error.strerror or error}") from None
     finally:
-        database.sql("DROP TABLE IF EXISTS _report_jobs")
+        drop_temporary_tables(database)
     return ReportSummary(
         target, written.bytes, written.jobs, written.job_views, len(written.omitted_views)
     )

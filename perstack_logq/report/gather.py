@@ -7,7 +7,6 @@ views are read in batches of jobs, so memory follows the batch, never the store.
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -39,7 +38,6 @@ class Overview:
     stopped_early: list[dict[str, Any]]
     stop_reasons: list[dict[str, Any]]
     jobs: list[dict[str, Any]]
-    cost_by_day: list[dict[str, Any]] | None = None
 
 
 @dataclass
@@ -104,22 +102,47 @@ def read_overview(database: Database, *, jobs_limit: int) -> Overview:
     )
 
 
+# The job views' data: made once per report as temporary tables, read back in batches.
+JOB_TABLES = (
+    ("job_runs", "_report_job_runs", "runs"),
+    ("job_steps", "_report_job_steps", "steps"),
+    ("job_tool_calls", "_report_job_calls", "tool_calls"),
+    ("job_retries", "_report_job_retries", "retries"),
+    ("job_event_counts", "_report_job_event_counts", "event_counts"),
+)
+TEMPORARY_TABLES = ("_report_jobs", *(table for _, table, _ in JOB_TABLES))
+
+
 def read_jobs(database: Database, jobs: Sequence[dict[str, Any]]) -> Iterator[JobData]:
-    """One JobData per job of ``jobs`` (rows of the jobs table), in order, read in batches."""
+    """One JobData per job of ``jobs`` (the first rows of the jobs table), in order.
+
+    Each of the job views' queries runs once over all of them (a query per batch would
+    recompute the ``runs`` view every time); Python holds one batch of jobs at a time.
+    """
+    for name, _, _ in JOB_TABLES:
+        _run(database, name, {"limit": len(jobs)})
     for start in range(0, len(jobs), JOB_BATCH):
         batch = jobs[start : start + JOB_BATCH]
         by_id = {job["job_id"]: JobData(job) for job in batch}
-        params = {"job_ids": list(by_id)}
-        for name, attribute in (
-            ("job_runs", "runs"),
-            ("job_steps", "steps"),
-            ("job_tool_calls", "tool_calls"),
-            ("job_retries", "retries"),
-            ("job_event_counts", "event_counts"),
-        ):
-            grouped: dict[str, list[dict[str, Any]]] = defaultdict(list)
-            for row in _rows(database, name, params):
-                grouped[row["job_id"]].append(row)
-            for job_id, rows in grouped.items():
-                setattr(by_id[job_id], attribute, rows)
+        for _, table, attribute in JOB_TABLES:
+            relation = database.sql(
+                f"SELECT * FROM {table} WHERE list_contains($ids, job_id)",
+                params={"ids": list(by_id)},
+            )
+            columns = relation.columns
+            for row in relation.fetchall():
+                record = dict(zip(columns, row, strict=True))
+                getattr(by_id[record["job_id"]], attribute).append(record)
+        for data in by_id.values():
+            data.runs.sort(key=_start_order)
+            data.event_counts.sort(key=lambda row: (-row["events"], row["type"]))
         yield from by_id.values()
+
+
+def _start_order(run: dict[str, Any]) -> tuple[bool, dt.datetime, str]:
+    return (run["started_at"] is None, run["started_at"] or dt.datetime.min, run["run_id"])
+
+
+def drop_temporary_tables(database: Database) -> None:
+    for table in TEMPORARY_TABLES:
+        database.sql(f"DROP TABLE IF EXISTS {table}")

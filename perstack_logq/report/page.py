@@ -45,7 +45,6 @@ class PageFacts:
 class Charts:
     jobs_over_time: str | None
     tokens_per_day: str | None
-    cost_per_day: str | None
     tool_outcomes: str | None
 
 
@@ -103,17 +102,11 @@ def format_percent(value: float | None) -> str:
 
 
 def render_charts(overview: Overview) -> Charts:
-    cost = (
-        charts.per_day_by_expert(overview.cost_by_day, "cost_usd", "cost (USD)")
-        if overview.cost_by_day
-        else None
-    )
     return Charts(
         jobs_over_time=charts.jobs_over_time(overview.jobs_by_day),
         tokens_per_day=charts.per_day_by_expert(
             overview.tokens_by_day, "total_tokens", "tokens (total)"
         ),
-        cost_per_day=cost,
         tool_outcomes=charts.tool_outcomes(overview.tools),
     )
 

@@ -1,7 +1,11 @@
--- Events per type for a batch of jobs
--- param: job_ids  the jobs of the batch (a list of job ids)
+-- Events per type for the reported jobs
+-- Made once per report as the temporary table _report_job_event_counts; job views read it in batches.
+-- param: limit = 2000  only the newest jobs, as many as the jobs table lists
+CREATE OR REPLACE TEMP TABLE _report_job_event_counts AS
+WITH _chosen AS (
+    SELECT job_id FROM _report_jobs WHERE job_order <= CAST($limit AS BIGINT)
+)
 SELECT job_id, type, count(*) AS events
 FROM events
-WHERE list_contains(CAST($job_ids AS VARCHAR[]), job_id)
+JOIN _chosen USING (job_id)
 GROUP BY job_id, type
-ORDER BY job_id, events DESC, type

@@ -1,6 +1,11 @@
--- The retries of a batch of jobs: when, in which run and step, and why
--- param: job_ids  the jobs of the batch (a list of job ids)
+-- The retries of the reported jobs: when, in which run and step, and why
+-- Made once per report as the temporary table _report_job_retries; job views read it in batches.
+-- param: limit = 2000  only the newest jobs, as many as the jobs table lists
 -- param: reason_limit = 240  characters of the reason kept per retry
+CREATE OR REPLACE TEMP TABLE _report_job_retries AS
+WITH _chosen AS (
+    SELECT job_id FROM _report_jobs WHERE job_order <= CAST($limit AS BIGINT)
+)
 SELECT
     job_id,
     run_id,
@@ -8,5 +13,5 @@ SELECT
     event_time,
     left(record ->> '$.reason', CAST($reason_limit AS BIGINT)) AS reason
 FROM events
-WHERE list_contains(CAST($job_ids AS VARCHAR[]), job_id) AND type = 'retry'
-ORDER BY job_id, event_time
+JOIN _chosen USING (job_id)
+WHERE type = 'retry'

@@ -1,7 +1,12 @@
--- The runs of a batch of jobs, with how each ended: final result text or the error that stopped it
--- param: job_ids  the jobs of the batch (a list of job ids)
+-- The runs of the reported jobs, with how each ended: final result text or the error that stopped it
+-- Made once per report as the temporary table _report_job_runs; job views read it in batches.
+-- param: limit = 2000  only the newest jobs, as many as the jobs table lists
 -- param: text_limit = 4000  characters of the final result text kept per run
-WITH final_events AS (
+CREATE OR REPLACE TEMP TABLE _report_job_runs AS
+WITH _chosen AS (
+    SELECT job_id FROM _report_jobs WHERE job_order <= CAST($limit AS BIGINT)
+),
+final_events AS (
     SELECT
         job_id,
         run_id,
@@ -13,8 +18,8 @@ WITH final_events AS (
         arg_max(record ->> '$.checkpoint.pendingToolCalls[0].toolName', timestamp_ms)
             FILTER (WHERE type = 'stopRunByInteractiveTool') AS waiting_on
     FROM events
-    WHERE list_contains(CAST($job_ids AS VARCHAR[]), job_id)
-      AND type IN (
+    JOIN _chosen USING (job_id)
+    WHERE type IN (
           'completeRun', 'completeStreamingRunResult', 'stopRunByError', 'stopRunByInteractiveTool'
       )
     GROUP BY job_id, run_id
@@ -39,5 +44,4 @@ SELECT
     f.waiting_on
 FROM runs AS r
 LEFT JOIN final_events AS f USING (job_id, run_id)
-WHERE list_contains(CAST($job_ids AS VARCHAR[]), r.job_id)
-ORDER BY r.job_id, r.started_at NULLS LAST, r.run_id
+JOIN _chosen AS c USING (job_id)

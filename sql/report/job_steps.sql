@@ -1,8 +1,13 @@
--- The steps of a batch of jobs, each inside its run: duration, tokens, tool calls, retries
--- param: job_ids  the jobs of the batch (a list of job ids)
+-- The steps of the reported jobs, each inside its run: duration, tokens, tool calls, retries
+-- Made once per report as the temporary table _report_job_steps; job views read it in batches.
+-- param: limit = 2000  only the newest jobs, as many as the jobs table lists
 -- A step's span is step.startedAt -> step.finishedAt from the event that closed it; a step
 -- that never closed (a live or interrupted run) spans its first to its last event.
-WITH event_spans AS (
+CREATE OR REPLACE TEMP TABLE _report_job_steps AS
+WITH _chosen AS (
+    SELECT job_id FROM _report_jobs WHERE job_order <= CAST($limit AS BIGINT)
+),
+event_spans AS (
     SELECT
         job_id,
         run_id,
@@ -11,7 +16,8 @@ WITH event_spans AS (
         max(event_time) AS last_event_at,
         count(*) FILTER (WHERE type = 'retry') AS retries
     FROM events
-    WHERE list_contains(CAST($job_ids AS VARCHAR[]), job_id) AND step_number IS NOT NULL
+    JOIN _chosen USING (job_id)
+    WHERE step_number IS NOT NULL
     GROUP BY job_id, run_id, step_number
 )
 SELECT
@@ -27,4 +33,3 @@ SELECT
     e.retries
 FROM event_spans AS e
 LEFT JOIN steps AS s USING (job_id, run_id, step_number)
-ORDER BY e.job_id, e.run_id, e.step_number

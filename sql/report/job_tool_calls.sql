@@ -1,9 +1,14 @@
--- The tool calls of a batch of jobs with their outcome and the start of their result
--- param: job_ids  the jobs of the batch (a list of job ids)
+-- The tool calls of the reported jobs with their outcome and the start of their result
+-- Made once per report as the temporary table _report_job_calls; job views read it in batches.
+-- param: limit = 2000  only the newest jobs, as many as the jobs table lists
 -- param: preview_limit = 240  characters of the result text kept per call
 -- A delegation or interactive call is also listed in the callTools event before it: each
 -- call appears once, at its first event.
-WITH calls AS (
+CREATE OR REPLACE TEMP TABLE _report_job_calls AS
+WITH _chosen AS (
+    SELECT job_id FROM _report_jobs WHERE job_order <= CAST($limit AS BIGINT)
+),
+calls AS (
     SELECT
         job_id,
         tool_call_id,
@@ -15,7 +20,7 @@ WITH calls AS (
         bool_or(kind = 'callDelegate') AS is_delegation,
         bool_or(kind = 'callInteractiveTool') AS is_interactive
     FROM tool_calls
-    WHERE list_contains(CAST($job_ids AS VARCHAR[]), job_id)
+    JOIN _chosen USING (job_id)
     GROUP BY job_id, tool_call_id
 ),
 results AS (
@@ -26,7 +31,7 @@ results AS (
         arg_min(left(result_text, CAST($preview_limit AS BIGINT)), event_time) AS preview,
         min(event_time) AS answered_at
     FROM tool_results
-    WHERE list_contains(CAST($job_ids AS VARCHAR[]), job_id)
+    JOIN _chosen USING (job_id)
     GROUP BY job_id, tool_call_id
 )
 SELECT
@@ -48,4 +53,3 @@ SELECT
     r.answered_at
 FROM calls AS c
 LEFT JOIN results AS r USING (job_id, tool_call_id)
-ORDER BY c.job_id, c.called_at, c.tool_call_id
