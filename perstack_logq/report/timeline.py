@@ -265,9 +265,9 @@ def _place_marks(data: JobData, row_of: dict[str, Row], start: dt.datetime, scal
         elif not call["answered"]:
             glyph, kind, title = "…", "pending", f"{name}: no result"
         elif call["is_error"]:
-            glyph, kind, title = "✗", "failed", f"✗ {name} failed: {call['preview'] or ''}"
+            glyph, kind, title = "✗", "failed", f"✗ {name} failed: {_preview(call)}"
         else:
-            glyph, kind, title = "✓", "ok", f"✓ {name}: {call['preview'] or ''}"
+            glyph, kind, title = "✓", "ok", f"✓ {name}: {_preview(call)}"
         title = f"step {call['step_number']} · {title}"
         row.marks.append(Mark(_x(call["called_at"], start, scale), glyph, kind, title))
     for retry in data.retries:
@@ -281,6 +281,12 @@ def _place_marks(data: JobData, row_of: dict[str, Row], start: dt.datetime, scal
                     f"step {retry['step_number']} · retry: {retry['reason'] or ''}",
                 )
             )
+
+
+def _preview(call: dict[str, Any]) -> str:
+    """The start of a tool's result, with an ellipsis when it goes on."""
+    preview = call["preview"] or ""
+    return preview + ("…" if (call["result_length"] or 0) > len(preview) else "")
 
 
 def _connect(

@@ -1,7 +1,7 @@
 -- The retries of the reported jobs: when, in which run and step, and why
 -- Made once per report as the temporary table _report_job_retries; job views read it in batches.
 -- param: limit = 2000  only the newest jobs, as many as the jobs table lists
--- param: reason_limit = 240  characters of the reason kept per retry
+-- param: reason_limit = 160  characters of the reason kept per retry
 CREATE OR REPLACE TEMP TABLE _report_job_retries AS
 WITH _chosen AS (
     SELECT job_id FROM _report_jobs WHERE job_order <= CAST($limit AS BIGINT)

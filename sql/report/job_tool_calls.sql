@@ -1,7 +1,7 @@
 -- The tool calls of the reported jobs with their outcome and the start of their result
 -- Made once per report as the temporary table _report_job_calls; job views read it in batches.
 -- param: limit = 2000  only the newest jobs, as many as the jobs table lists
--- param: preview_limit = 240  characters of the result text kept per call
+-- param: preview_limit = 160  characters of the result text kept per call
 -- A delegation or interactive call is also listed in the callTools event before it: each
 -- call appears once, at its first event.
 CREATE OR REPLACE TEMP TABLE _report_job_calls AS
@@ -29,6 +29,7 @@ results AS (
         tool_call_id,
         bool_or(is_error) AS is_error,
         arg_min(left(result_text, CAST($preview_limit AS BIGINT)), event_time) AS preview,
+        arg_min(length(result_text), event_time) AS result_length,
         min(event_time) AS answered_at
     FROM tool_results
     JOIN _chosen USING (job_id)
@@ -50,6 +51,7 @@ SELECT
     r.tool_call_id IS NOT NULL AS answered,
     coalesce(r.is_error, false) AS is_error,
     r.preview,
+    r.result_length,
     r.answered_at
 FROM calls AS c
 LEFT JOIN results AS r USING (job_id, tool_call_id)

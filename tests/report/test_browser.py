@@ -66,6 +66,7 @@ def test_report_in_chromium(
     with open_page(report, tmp_path / "profile") as (page, log):
         # The overview: three charts drawn by Vega (bars and legends), every job in the table.
         assert page.locator("#overview").is_visible()
+        assert not page.locator("#timeline-legend").is_visible()
         for chart in ("#chart-jobs", "#chart-tokens", "#chart-tools"):
             assert page.locator(f"{chart} svg .mark-rect path").count() > 0, chart
             assert page.locator(f"{chart} svg .role-legend").count() == 1, chart
@@ -89,6 +90,7 @@ def test_report_in_chromium(
         view = page.locator(f'[id="job-{job}"]')
         view.wait_for(state="visible")
         assert not page.locator("#overview").is_visible()
+        assert page.locator("#timeline-legend").is_visible()  # the timelines' legend
         assert view.locator("svg.tl rect.tl-run, svg.tl rect.tl-step").count() == bars
         assert view.locator("svg.tl .tl-connector.delegation").count() > 0
         assert view.locator("svg.tl .tl-mark title").count() > 0  # hover text of the marks
