@@ -128,9 +128,15 @@ def per_day_by_expert(rows: list[dict[str, Any]], value: str, title: str) -> str
 def tool_outcomes(rows: list[dict[str, Any]]) -> str | None:
     if not rows:
         return None
+    names = [row["tool_name"] for row in rows]
+    # Two skills may offer a tool of the same name: those bars name their skill too.
+    labels = [
+        name if names.count(name) == 1 else f"{name} ({row['skill_name']})"
+        for name, row in zip(names, rows, strict=True)
+    ]
     values = [
-        {"tool": row["tool_name"], "outcome": outcome, "calls": row[column], "order": rank}
-        for row in rows
+        {"tool": label, "outcome": outcome, "calls": row[column], "order": rank}
+        for label, row in zip(labels, rows, strict=True)
         for rank, (outcome, column) in enumerate(
             (("succeeded", "succeeded"), ("failed", "failed"), ("no result", "no_result"))
         )
@@ -147,7 +153,7 @@ def tool_outcomes(rows: list[dict[str, Any]]) -> str | None:
                 "field": "tool",
                 "type": "nominal",
                 "title": "tool",
-                "sort": [row["tool_name"] for row in rows],
+                "sort": labels,
                 "axis": {"labelLimit": 200},
             },
             "x": {

@@ -29,6 +29,8 @@ DEFAULT_MAX_BYTES = 5_000_000
 JOBS_TABLE_LIMIT = 2000
 # Job views are held in memory up to this size while the overview waits, on disk beyond it.
 _SPOOL_IN_MEMORY = 8_000_000
+# Room kept for the overview's note on the job views left out, written once they are known.
+_NOTICE_ROOM = 2_000
 
 
 @dataclass
@@ -136,13 +138,15 @@ class PageWriter:
         tail = self._render("tail.html.j2")
         jobs = overview.jobs
         total = overview.extent["jobs"]
-        # The overview's size when every job has a view (its largest): what the views may use.
-        largest = self._overview(overview, rendered_charts, {j["job_id"] for j in jobs}, 0)
-        budget = self.facts.max_bytes - sum(_size(t) for t in (head, tail, largest))
+        # The overview is largest when every job has a view (a link each), plus the note on
+        # the views left out: the views may use what remains.
+        largest = self._overview(overview, rendered_charts, {j["job_id"] for j in jobs}, total)
+        fixed = sum(_size(text) for text in (head, tail, largest)) + _NOTICE_ROOM
+        budget = self.facts.max_bytes - fixed
         with_views: set[str] = set()
         used = 0
         with tempfile.SpooledTemporaryFile(
-            max_size=8_000_000, mode="w+", encoding="utf-8"
+            max_size=_SPOOL_IN_MEMORY, mode="w+", encoding="utf-8"
         ) as views:
             for data in job_data(jobs):
                 view = self._render("job.html.j2", job=data, timeline=layout(data))
