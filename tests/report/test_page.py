@@ -203,3 +203,7 @@ def test_selection_by_job_expert_and_time(history, tmp_path: Path) -> None:
     assert since.jobs + until.jobs == len(jobs)
     assert since.jobs == sum(1 for _, _, started in jobs if started >= middle)
     assert isinstance(middle, dt.datetime)
+
+    nothing = history.report(tmp_path / "none.html", since=dt.datetime(2100, 1, 1))
+    assert (nothing.jobs, nothing.job_views) == (0, 0)
+    assert "No jobs." in (tmp_path / "none.html").read_text("utf-8")
