@@ -193,7 +193,7 @@ def layout(data: JobData) -> Timeline | None:
         bar = None
         if run["started_at"] is not None:
             x = _x(run["started_at"], start, scale)
-            width = max(_x(run["last_event_at"], start, scale) - x, 2)
+            width = round(max(_x(run["last_event_at"], start, scale) - x, 2), 1)
             bar = Span(
                 x,
                 width,
@@ -229,7 +229,7 @@ def _place_steps(data: JobData, row_of: dict[str, Row], start: dt.datetime, scal
         if row is None or step["started_at"] is None:
             continue
         x = _x(step["started_at"], start, scale)
-        width = max(_x(step["finished_at"], start, scale) - x, 1)
+        width = round(max(_x(step["finished_at"], start, scale) - x, 1), 1)
         duration = (step["finished_at"] - step["started_at"]).total_seconds() * 1000
         classes = ["tl-step"]
         notes = []
@@ -345,7 +345,7 @@ def _place_waiting(
         answered = "until the answer resumed the job" if later else "no answer yet"
         row_of[run["run_id"]].waiting = Span(
             x,
-            max(_x(until, start, scale) - x, 3),
+            round(max(_x(until, start, scale) - x, 3), 1),
             f"waiting on {run['waiting_on'] or 'an interactive tool'}: {waited:,.1f} s, {answered}",
             "tl-waiting",
         )
