@@ -11,6 +11,7 @@ import gc
 import importlib.abc
 import inspect
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ import typer
 from typer.exceptions import TyperException
 
 from perstack_logq.errors import LogqError, UsageError
+from perstack_logq.views.terminal import EscapingStream, ReaderGone, json_text, unescaped
 
 # The rest (orjson, the views, the engine and its duckdb/pyarrow) is imported inside the
 # commands that use it: --help, and every command, load only what they need.
@@ -372,7 +374,7 @@ def info_command(
     with common.open() as history:
         info = store_info(history.database)
     if as_json:
-        print(orjson.dumps(info, default=cell_text, option=orjson.OPT_INDENT_2).decode())
+        print(json_text(orjson.dumps(info, default=cell_text, option=orjson.OPT_INDENT_2).decode()))
         return
     labels = {
         "jobs": "Jobs",
@@ -502,7 +504,7 @@ def _progress_printer(output_format: str) -> Any:
         return None
     from perstack_logq.views.progress import ProgressLine
 
-    return ProgressLine(sys.stderr)
+    return ProgressLine(unescaped(sys.stderr))
 
 
 @log_app.command("demo")
@@ -510,7 +512,9 @@ def demo_command(
     directory: Annotated[
         Path, typer.Option("--directory", help="Where the sample store goes.")
     ] = Path("perstack-demo"),
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Jobs in the sample store.")] = 24,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, max=100_000, help="Jobs in the sample store.")
+    ] = 24,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same store.")] = 7,
 ) -> None:
     """Generate a sample store (once) and show it with `perstack log` and `perstack log jobs`."""
@@ -617,7 +621,7 @@ def export_command(
         output_endpoint=output_endpoint,
         output_region=output_region,
     )
-    progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    progress = ProgressBar(unescaped(sys.stderr)) if sys.stderr.isatty() else None
     with common.open() as history:
         report = export_dataset(history, options, progress=progress)
         _report_skipped(history, common)
@@ -650,7 +654,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Bare `perstack` shows the help (Typer would report it as a usage error here).
     args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     debug = "--debug" in args
-    _configure_logging()
+    # Everything printed goes through the escaping streams: store text cannot steer a terminal.
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(sys.stdout), EscapingStream(sys.stderr)
+    try:
+        _configure_logging()
+        code = _run(args, debug)
+        return _flushed(code)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         # Typer hands back (not raises) the exit code it chose, e.g. 130 for a Ctrl-C.
         returned = app(
@@ -670,10 +685,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except (ReaderGone, BrokenPipeError):
         # `perstack log ... | head` closed the pipe: not an error worth a message.
-        sys.stderr.close()
-        return 0
+        return _reader_gone()
     except Exception as error:  # the last line of defence: still one line, never a traceback
         _report(f"unexpected {type(error).__name__}: {error} (run with --debug for details)", debug)
         return 1
@@ -681,6 +695,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if returned == 130:
             print("Interrupted", file=sys.stderr)
         return returned
+    return 0
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout now, so a reader that left (``| head -1``) is noticed here, not at exit."""
+    try:
+        sys.stdout.flush()
+    except (ReaderGone, BrokenPipeError):
+        return _reader_gone()
+    return code
+
+
+def _reader_gone() -> int:
+    """The reader of stdout left: point stdout at /dev/null, so that the interpreter's last
+    flush at exit finds nowhere to fail, and exit quietly with 0 (as ``cat`` does)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass  # not a real file (a test's buffer): nothing will flush it at exit
     return 0
 
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from perstack_logq.decode import schema
 from perstack_logq.decode.redact import redact_run_setting
-from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key
+from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key, unknown_layout_detail
 
 JsonObject = dict[str, Any]
 Row = tuple[Any, ...]
@@ -192,7 +192,7 @@ class StoreDecoder:
 
     def skip_unknown_layout(self, key: str) -> None:
         """A file whose name or place is not part of the layout: skipped without reading it."""
-        self.skip(key, "unknown_layout", "not a job, checkpoint, run setting or event file")
+        self.skip(key, "unknown_layout", unknown_layout_detail(key))
 
     def skip(self, key: str, reason: str, detail: str) -> None:
         self._rows["skipped_files"].append((key, reason, detail))

@@ -38,6 +38,7 @@ import orjson
 
 from perstack_logq.errors import LogqError
 from perstack_logq.views.model import JsonObject, LogOutput, LogSummary
+from perstack_logq.views.terminal import json_text
 
 
 class _Undefined:
@@ -505,4 +506,4 @@ def format_json(output: LogOutput, *, pretty: bool) -> str:
     data["totalEventsBeforeLimit"] = output.total_events_before_limit
     data["matchedAfterPagination"] = output.matched_after_pagination
     option = orjson.OPT_INDENT_2 if pretty else 0
-    return orjson.dumps(_js_json(data), option=option).decode()
+    return json_text(orjson.dumps(_js_json(data), option=option).decode())

@@ -13,7 +13,7 @@ started AS (
     HAVING min(event_ms) IS NOT NULL
 )
 SELECT
-    (SELECT count(DISTINCT job_id) FROM listing) AS jobs,
+    (SELECT count(DISTINCT job_id) FILTER (WHERE job_id <> '') FROM listing) AS jobs,
     (
         SELECT count(DISTINCT job_id || '/' || split_part(key, '/', 4))
         FROM listing
