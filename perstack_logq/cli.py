@@ -287,14 +287,21 @@ def _output_format(fmt: str | None, as_json: bool) -> Any:
         raise UsageError(f"Invalid value for --format: {chosen!r} (allowed: {allowed})") from None
 
 
-def _emit(relation: Any, fmt: Any, output: Path | None) -> None:
-    from perstack_logq.views.output import OutputFormat, write_relation
+def _emit(relation: Any, fmt: Any, output: Path | None, storage: Any = None) -> None:
+    from perstack_logq.views.output import OutputFormat, refuse_output_in_store, write_relation
 
-    if output is None or fmt is OutputFormat.parquet:
-        write_relation(relation, fmt, sys.stdout, output_path=output)
+    if output is None:
+        write_relation(relation, fmt, sys.stdout)
         return
-    with output.open("w", encoding="utf-8", newline="") as stream:
-        write_relation(relation, fmt, stream, width=10_000)
+    refuse_output_in_store(output, storage)
+    try:
+        if fmt is OutputFormat.parquet:
+            write_relation(relation, fmt, sys.stdout, output_path=output)
+            return
+        with output.open("w", encoding="utf-8", newline="") as stream:
+            write_relation(relation, fmt, stream, width=10_000)
+    except OSError as error:
+        raise UsageError(f"Cannot write --output {output}: {error.strerror or error}") from None
 
 
 # -- perstack log jobs / info -----------------------------------------------------------------
@@ -337,7 +344,7 @@ def jobs_command(
         if chosen.value == "table" and output is None:
             _print_jobs_table(history.storage_info, relation)
         else:
-            _emit(relation, chosen, output)
+            _emit(relation, chosen, output, history.storage)
         _report_skipped(history, common)
 
 
@@ -435,7 +442,7 @@ def query_command(
         _report_skipped(history, common)
         relation = run_user_sql(history.database, sql, params)
         with query_errors():
-            _emit(relation, chosen, output)
+            _emit(relation, chosen, output, history.storage)
 
 
 @log_app.command("queries")

@@ -92,6 +92,15 @@ def _time(ms: int | None) -> int | None:
     return ms if ms is not None and 0 <= ms <= _MAX_TIMESTAMP_MS else None
 
 
+def _required_time(record: JsonObject, key: str) -> int:
+    """A time every record of its kind has: out of the range of dates, the record is invalid
+    (the log view could not show it, and one file must not stop the view of its job)."""
+    ms = _int(record, key, required=True)
+    if _time(ms) is None:
+        raise InvalidRecord(f"{key} is out of range (got {ms})")
+    return ms  # type: ignore[return-value]
+
+
 def _usage(record: JsonObject) -> tuple[int | None, ...]:
     usage = record.get("usage")
     if not isinstance(usage, dict):
@@ -222,8 +231,8 @@ class StoreDecoder:
                 _int(record, "totalSteps", required=True),
                 _int(record, "maxSteps"),
                 *_usage(record),
-                _time(_int(record, "startedAt", required=True)),
-                _time(_int(record, "finishedAt")),
+                _required_time(record, "startedAt"),
+                None if record.get("finishedAt") is None else _required_time(record, "finishedAt"),
                 text,
                 key,
             )
@@ -306,7 +315,7 @@ class StoreDecoder:
         self, parsed: ParsedKey, key: str, record: JsonObject, text: bytes, size: int
     ) -> None:
         event_type = _str(record, "type", required=True)
-        timestamp = _int(record, "timestamp", required=True)
+        timestamp = _required_time(record, "timestamp")
         step = _int(record, "stepNumber", required=True)
         event_id = _str(record, "id")
         expert_key = _str(record, "expertKey")

@@ -11,6 +11,7 @@ import datetime as dt
 import decimal
 import io
 import math
+import os
 import shutil
 import sys
 import uuid
@@ -26,6 +27,8 @@ from perstack_logq.errors import QueryError, UsageError
 from perstack_logq.views.terminal import json_text
 
 FETCH_BATCH = 2_048
+# DuckDB types that Parquet (through Arrow) has no column type for.
+_NOT_IN_PARQUET = frozenset({"INTERVAL", "UNION"})
 TABLE_ROW_LIMIT = 1_000
 _ELLIPSIS = "…"
 
@@ -232,10 +235,37 @@ def _markdown_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def refuse_output_in_store(output: Path, storage: Any) -> None:
+    """``--output`` may not lie in the store being read: perstack_logq never writes to a store."""
+    root = getattr(storage, "root", None)
+    if root is None:
+        return
+    out = Path(os.path.realpath(output))
+    store = Path(os.path.realpath(root))
+    if out == store or out.is_relative_to(store):
+        raise UsageError(
+            f"--output {output} is inside the store ({store}); perstack_logq never writes to a "
+            "store: choose a place outside it"
+        )
+
+
 def _write_parquet(relation: duckdb.DuckDBPyRelation, path: Path) -> int:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     reader = relation.to_arrow_reader(FETCH_BATCH * 16)
+    try:  # in memory first: a schema Parquet cannot hold must not cost the file
+        pq.ParquetWriter(pa.BufferOutputStream(), reader.schema).close()
+    except pa.ArrowNotImplementedError:
+        kinds = ", ".join(
+            f"{name} {kind}"
+            for name, kind in zip(relation.columns, relation.types, strict=True)
+            if str(kind).split("(")[0] in _NOT_IN_PARQUET
+        )
+        raise QueryError(
+            f"--format parquet cannot hold {kinds or 'a column of this result'}: "
+            "cast it in the SQL (e.g. CAST(x AS VARCHAR)) or use --format jsonl"
+        ) from None
     count = 0
     with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
         for batch in reader:

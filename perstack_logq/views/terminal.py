@@ -17,6 +17,8 @@ import io
 import re
 from typing import TextIO
 
+from perstack_logq.errors import UsageError
+
 _CONTROL_CODES = [*(c for c in range(0x20) if c not in (0x09, 0x0A)), 0x7F, *range(0x80, 0xA0)]
 _VISIBLE = {code: f"\\x{code:02x}" for code in _CONTROL_CODES}
 CONTROL_CHARACTER = re.compile("[" + "".join(re.escape(chr(c)) for c in _CONTROL_CODES) + "]")
@@ -57,15 +59,15 @@ class EscapingStream(io.TextIOBase):
     def write(self, text: str) -> int:
         try:
             self.unescaped.write(escape_controls(text))
-        except BrokenPipeError as error:
-            raise ReaderGone from error
+        except OSError as error:
+            raise _write_error(error) from error
         return len(text)
 
     def flush(self) -> None:
         try:
             self.unescaped.flush()
-        except BrokenPipeError as error:
-            raise ReaderGone from error
+        except OSError as error:
+            raise _write_error(error) from error
 
     def isatty(self) -> bool:
         return self.unescaped.isatty()
@@ -83,6 +85,13 @@ class EscapingStream(io.TextIOBase):
     @property
     def errors(self) -> str | None:  # type: ignore[override]
         return getattr(self.unescaped, "errors", None)
+
+
+def _write_error(error: OSError) -> Exception:
+    if isinstance(error, BrokenPipeError):
+        return ReaderGone()
+    # e.g. `perstack log jobs > /dev/full`: the output's fault, said in one line.
+    return UsageError(f"Cannot write the output: {error.strerror or error}")
 
 
 def unescaped(stream: TextIO) -> TextIO:
