@@ -392,6 +392,7 @@ def info_command(
         "run_settings": "run-setting.json files",
         "other_files": "Other files",
         "total_bytes": "Total bytes",
+        "masked_secrets": "Secrets masked",
     }
     storage_facts = info["storage"]
     print(f"Storage: {storage_facts['type']} {storage_facts['location']}")

@@ -15,6 +15,7 @@ import pyarrow as pa
 
 from perstack_logq.decode import schema
 from perstack_logq.decode.redact import redact_run_setting
+from perstack_logq.decode.secrets import mask_secret_values
 from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key, unknown_layout_detail
 
 JsonObject = dict[str, Any]
@@ -177,6 +178,11 @@ class StoreDecoder:
         if not body.strip():
             self.skip(key, "invalid_json", "empty file")
             return
+        size = len(body)
+        # Before parsing: no table, output or export can then hold a well-known secret.
+        body, masked = mask_secret_values(body)
+        for kind, count in masked.items():
+            self._rows["masked_secrets"].append((key, kind, count))
         try:
             record = orjson.loads(body)
         except orjson.JSONDecodeError as error:
@@ -191,13 +197,13 @@ class StoreDecoder:
         try:
             # The raw bytes go to Arrow as they are: orjson has validated them as UTF-8, and
             # Arrow takes bytes for a string column several times faster than str.
-            self._decoders[parsed.kind](parsed, key, record, body, len(body))
+            self._decoders[parsed.kind](parsed, key, record, body, size)
         except InvalidRecord as error:
             for name, mark in marks.items():
                 del self._rows[name][mark:]
             self.skip(key, "invalid_record", str(error))
             return
-        self.pending_bytes += len(body)
+        self.pending_bytes += size
 
     def skip_unknown_layout(self, key: str) -> None:
         """A file whose name or place is not part of the layout: skipped without reading it."""
