@@ -6,6 +6,7 @@ traceback appears only with ``--debug``. No logic lives here that a notebook wou
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import importlib.abc
@@ -424,9 +425,21 @@ def query_command(
         bool,
         typer.Option("--no-sync", help="Answer from the cache as it is; do not read the store."),
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0, max=10**9, help="Stop the query after SECONDS (0: no limit)."
+        ),
+    ] = 300.0,
 ) -> None:
     """Run SQL (read-only, sandboxed) over the whole history, or a canned query by --name."""
-    from perstack_logq.views.query import bind_canned, parse_params, query_errors, run_user_sql
+    from perstack_logq.views.query import (
+        bind_canned,
+        parse_params,
+        query_errors,
+        run_user_sql,
+        run_with_limits,
+    )
 
     chosen = _output_format(fmt, as_json)
     if (sql is None) == (name is None):
@@ -441,9 +454,13 @@ def query_command(
         if not no_sync:
             history.sync(progress=_progress_printer(chosen.value))
         _report_skipped(history, common)
-        relation = run_user_sql(history.database, sql, params)
-        with query_errors():
-            _emit(relation, chosen, output, history.storage)
+
+        def answer() -> None:
+            relation = run_user_sql(history.database, sql, params)
+            with query_errors():
+                _emit(relation, chosen, output, history.storage)
+
+        run_with_limits(history.database.connection, answer, timeout)
 
 
 @log_app.command("queries")
@@ -774,4 +791,13 @@ def entry_point() -> None:
     if gc.isenabled():
         gc.disable()
         _startup_gc_pause = True
-    sys.exit(main())
+    code = main()
+    if code == 130:
+        # Interrupted: leave now. A normal exit would wait for the threads still at work
+        # (reads from a slow remote, DuckDB's own workers stopping a query), which is what
+        # Ctrl-C is meant to cut short.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
