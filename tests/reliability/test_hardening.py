@@ -203,7 +203,12 @@ def test_agent_text_never_reaches_the_terminal_raw(store_copy: Path, tmp_path: P
         ("jobs", "--show-skipped"),
         ("info",),
         *(
-            ("query", "SELECT expert_key, raw FROM events WHERE expert_key LIKE 'clear%'", "-f", f)
+            (
+                "query",
+                "SELECT expert_key, record FROM events WHERE expert_key LIKE 'clear%'",
+                "-f",
+                f,
+            )
             for f in ("table", "csv", "markdown", "json", "jsonl")
         ),
     ]
@@ -214,7 +219,7 @@ def test_agent_text_never_reaches_the_terminal_raw(store_copy: Path, tmp_path: P
         assert not RAW_CONTROL.search(result.stderr), (command, result.stderr[:500])
     shown = cli("query", "SELECT expert_key FROM events WHERE expert_key LIKE 'clear%'", *args)
     assert "clear\\x1b[2J title\\x1b]0;pwned\\x07" in shown.stdout
-    assert "back\\r csi\\x9b1m" in shown.stdout
+    assert "back\\x0d csi\\x9b1m" in shown.stdout
     listed = cli("--job", JOB, "--show-skipped", *args).stderr
     assert "bad\\x1b]0;x\\x07name.json" in listed
     as_json = cli(
@@ -224,13 +229,14 @@ def test_agent_text_never_reaches_the_terminal_raw(store_copy: Path, tmp_path: P
 
 
 def test_the_installed_script_escapes_too(store_copy: Path, tmp_path: Path) -> None:
-    run_dir = store_copy / RUN_DIR
-    (run_dir / "event-1764315100000-1-startRun.json").write_bytes(
-        _event_body(store_copy, timestamp=1764315100000, expertKey=HOSTILE)
+    message = {"type": "userMessage", "contents": [{"type": "textPart", "text": HOSTILE}]}
+    (store_copy / RUN_DIR / "event-1764315100000-1-startRun.json").write_bytes(
+        _event_body(store_copy, timestamp=1764315100000, inputMessages=[message])
     )
     result = cli("--job", JOB, *_args(store_copy, tmp_path / "cache"), process=True)
-    assert result.returncode == 0 and "\x1b" not in result.stdout
-    assert "\\x1b]52;c;ZXZpbA==\\x07" in result.stdout
+    assert result.returncode == 0, result.stderr
+    assert not RAW_CONTROL.search(result.stdout)
+    assert 'Query: "clear\\x1b[2J title\\x1b]0;pwned\\x07' in result.stdout
 
 
 # -- 4. secrets under other names and inside agent text --------------------------------------
