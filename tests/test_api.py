@@ -28,6 +28,7 @@ ROWS = {
     "tool_calls": 23,
     "tool_results": 11,
     "skipped_files": 0,
+    "masked_secrets": 0,
 }
 
 

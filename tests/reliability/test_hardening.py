@@ -320,8 +320,8 @@ def test_password_in_an_s3_url_is_never_echoed() -> None:
         "r2://user:PASSWORDX@acct/bucket/",
         "gs://user:PASSWORDX@bucket/",
     ]:
-        result = cli("jobs", "--storage", location, "--debug")
-        _assert_one_line(result, 2)
+        result = cli("jobs", "--storage", location, "--debug")  # the traceback too
+        assert result.returncode == 2 and len(result.error_lines) == 1, result.stderr
         assert "PASSWORDX" not in result.stderr and "WORDX" not in result.stderr
 
 
@@ -577,7 +577,6 @@ def test_no_numeric_option_ends_in_exit_1(
 BAD_INPUTS: list[tuple[str, ...]] = [
     ("--job", "../x"),
     ("--job", "x", "--step", "5-2"),
-    ("--filter", ".type ==="),
     ("--take", "-1"),
     ("jobs", "--since", "yesterday"),
     ("jobs", "--format", "xml"),
