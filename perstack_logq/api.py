@@ -38,10 +38,18 @@ TABLES = (*VIEWS, *TABLES_BY_NAME)
 class History:
     """One store's execution history, queryable with SQL and as DataFrames."""
 
-    def __init__(self, storage: Storage, database: Database, *, sync: bool = True) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        database: Database,
+        *,
+        sync: bool = True,
+        query_timeout: float | None = None,
+    ) -> None:
         self.storage = storage
         self.database = database
         self._needs_sync = sync
+        self.query_timeout = query_timeout
 
     @property
     def storage_info(self) -> StorageInfo:
@@ -62,9 +70,22 @@ class History:
             self.sync(progress)
 
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
-        """A DuckDB relation: call ``.pl()``, ``.arrow()``, ``.df()`` or ``.fetchall()`` on it."""
+        """A DuckDB relation: call ``.pl()``, ``.arrow()``, ``.df()`` or ``.fetchall()`` on it.
+
+        With a ``query_timeout`` (see ``connect``) the query runs at once, stopped by
+        QueryError after that many seconds (or by Ctrl-C), and the relation holds its rows.
+        """
         self.ensure_synced()
-        return self.database.sql(query, params=dict(params) if params else None)
+        relation = self.database.sql(query, params=dict(params) if params else None)
+        if not self.query_timeout:
+            return relation
+        from perstack_logq.views.query import query_errors, run_with_limits
+
+        with query_errors():
+            rows = run_with_limits(
+                self.database.connection, relation.fetch_arrow_table, self.query_timeout
+            )
+        return self.database.connection.from_arrow(rows)
 
     def table(self, name: str) -> polars.DataFrame:
         if name not in TABLES:
@@ -141,6 +162,7 @@ def connect(
     sync: bool = True,
     concurrency: int | None = None,
     direct_reads: bool = False,
+    query_timeout: float | None = None,
 ) -> History:
     """Open a store's history.
 
@@ -150,12 +172,13 @@ def connect(
     only new or changed objects are read next time; ``sync=False`` answers from the cache as is.
     ``direct_reads`` fetches S3/R2 objects with DuckDB's httpfs instead of boto3 (the same
     tables; slower than boto3 in bench/README.md, so off by default).
+    ``query_timeout``: seconds after which a query of ``sql()``/``table()`` is stopped.
     """
     storage = open_storage(location, config=config, cwd=cwd, concurrency=concurrency)
     database = open_database(
         storage, use_cache=cache, cache_dir=cache_dir, direct_reads=direct_reads
     )
-    return History(storage, database, sync=sync)
+    return History(storage, database, sync=sync, query_timeout=query_timeout)
 
 
 class Dataset:

@@ -6,11 +6,13 @@ traceback appears only with ``--debug``. No logic lives here that a notebook wou
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import gc
 import importlib.abc
 import inspect
 import logging
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -22,6 +24,7 @@ import typer
 from typer.exceptions import TyperException
 
 from perstack_logq.errors import LogqError, UsageError
+from perstack_logq.views.terminal import EscapingStream, ReaderGone, json_text, unescaped
 
 # The rest (orjson, the views, the engine and its duckdb/pyarrow) is imported inside the
 # commands that use it: --help, and every command, load only what they need.
@@ -285,14 +288,21 @@ def _output_format(fmt: str | None, as_json: bool) -> Any:
         raise UsageError(f"Invalid value for --format: {chosen!r} (allowed: {allowed})") from None
 
 
-def _emit(relation: Any, fmt: Any, output: Path | None) -> None:
-    from perstack_logq.views.output import OutputFormat, write_relation
+def _emit(relation: Any, fmt: Any, output: Path | None, storage: Any = None) -> None:
+    from perstack_logq.views.output import OutputFormat, refuse_output_in_store, write_relation
 
-    if output is None or fmt is OutputFormat.parquet:
-        write_relation(relation, fmt, sys.stdout, output_path=output)
+    if output is None:
+        write_relation(relation, fmt, sys.stdout)
         return
-    with output.open("w", encoding="utf-8", newline="") as stream:
-        write_relation(relation, fmt, stream, width=10_000)
+    refuse_output_in_store(output, storage)
+    try:
+        if fmt is OutputFormat.parquet:
+            write_relation(relation, fmt, sys.stdout, output_path=output)
+            return
+        with output.open("w", encoding="utf-8", newline="") as stream:
+            write_relation(relation, fmt, stream, width=10_000)
+    except OSError as error:
+        raise UsageError(f"Cannot write --output {output}: {error.strerror or error}") from None
 
 
 # -- perstack log jobs / info -----------------------------------------------------------------
@@ -335,7 +345,7 @@ def jobs_command(
         if chosen.value == "table" and output is None:
             _print_jobs_table(history.storage_info, relation)
         else:
-            _emit(relation, chosen, output)
+            _emit(relation, chosen, output, history.storage)
         _report_skipped(history, common)
 
 
@@ -372,7 +382,7 @@ def info_command(
     with common.open() as history:
         info = store_info(history.database)
     if as_json:
-        print(orjson.dumps(info, default=cell_text, option=orjson.OPT_INDENT_2).decode())
+        print(json_text(orjson.dumps(info, default=cell_text, option=orjson.OPT_INDENT_2).decode()))
         return
     labels = {
         "jobs": "Jobs",
@@ -383,6 +393,7 @@ def info_command(
         "run_settings": "run-setting.json files",
         "other_files": "Other files",
         "total_bytes": "Total bytes",
+        "masked_secrets": "Secrets masked",
     }
     storage_facts = info["storage"]
     print(f"Storage: {storage_facts['type']} {storage_facts['location']}")
@@ -414,6 +425,12 @@ def query_command(
         bool,
         typer.Option("--no-sync", help="Answer from the cache as it is; do not read the store."),
     ] = False,
+    timeout: Annotated[
+        float,
+        typer.Option(
+            "--timeout", min=0, max=10**9, help="Stop the query after SECONDS (0: no limit)."
+        ),
+    ] = 300.0,
     dataset: Annotated[
         str | None,
         typer.Option(
@@ -428,7 +445,13 @@ def query_command(
     ] = None,
 ) -> None:
     """Run SQL (read-only, sandboxed) over the whole history, or a canned query by --name."""
-    from perstack_logq.views.query import bind_canned, parse_params, query_errors, run_user_sql
+    from perstack_logq.views.query import (
+        bind_canned,
+        parse_params,
+        query_errors,
+        run_user_sql,
+        run_with_limits,
+    )
 
     chosen = _output_format(fmt, as_json)
     if (sql is None) == (name is None):
@@ -444,9 +467,13 @@ def query_command(
 
         dataset_database = open_dataset(dataset, endpoint=dataset_endpoint)
         try:
-            relation = run_user_sql(dataset_database, sql, params)
-            with query_errors():
-                _emit(relation, chosen, output)
+
+            def answer_from_dataset() -> None:
+                relation = run_user_sql(dataset_database, sql, params)
+                with query_errors():
+                    _emit(relation, chosen, output)
+
+            run_with_limits(dataset_database.connection, answer_from_dataset, timeout)
         finally:
             dataset_database.close()
         return
@@ -454,9 +481,13 @@ def query_command(
         if not no_sync:
             history.sync(progress=_progress_printer(chosen.value))
         _report_skipped(history, common)
-        relation = run_user_sql(history.database, sql, params)
-        with query_errors():
-            _emit(relation, chosen, output)
+
+        def answer() -> None:
+            relation = run_user_sql(history.database, sql, params)
+            with query_errors():
+                _emit(relation, chosen, output, history.storage)
+
+        run_with_limits(history.database.connection, answer, timeout)
 
 
 @log_app.command("queries")
@@ -525,7 +556,7 @@ def _progress_printer(output_format: str) -> Any:
         return None
     from perstack_logq.views.progress import ProgressLine
 
-    return ProgressLine(sys.stderr)
+    return ProgressLine(unescaped(sys.stderr))
 
 
 @log_app.command("demo")
@@ -533,7 +564,9 @@ def demo_command(
     directory: Annotated[
         Path, typer.Option("--directory", help="Where the sample store goes.")
     ] = Path("perstack-demo"),
-    jobs: Annotated[int, typer.Option("--jobs", min=1, help="Jobs in the sample store.")] = 24,
+    jobs: Annotated[
+        int, typer.Option("--jobs", min=1, max=100_000, help="Jobs in the sample store.")
+    ] = 24,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same store.")] = 7,
 ) -> None:
     """Generate a sample store (once) and show it with `perstack log` and `perstack log jobs`."""
@@ -678,7 +711,7 @@ def export_command(
     if dask is not None or shards is not None:
         _export_on_dask(common, options, dask, shards)
         return
-    progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    progress = ProgressBar(unescaped(sys.stderr)) if sys.stderr.isatty() else None
     with common.open() as history:
         report = export_dataset(history, options, progress=progress)
         _report_skipped(history, common)
@@ -818,7 +851,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Bare `perstack` shows the help (Typer would report it as a usage error here).
     args = list(sys.argv[1:] if argv is None else argv) or ["--help"]
     debug = "--debug" in args
-    _configure_logging()
+    # Everything printed goes through the escaping streams: store text cannot steer a terminal.
+    streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = EscapingStream(sys.stdout), EscapingStream(sys.stderr)
+    try:
+        _configure_logging()
+        code = _run(args, debug)
+        return _flushed(code)
+    finally:
+        sys.stdout, sys.stderr = streams
+
+
+def _run(args: list[str], debug: bool) -> int:
     try:
         # Typer hands back (not raises) the exit code it chose, e.g. 130 for a Ctrl-C.
         returned = app(
@@ -838,10 +882,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("Interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
+    except (ReaderGone, BrokenPipeError):
         # `perstack log ... | head` closed the pipe: not an error worth a message.
-        sys.stderr.close()
-        return 0
+        return _reader_gone()
     except Exception as error:  # the last line of defence: still one line, never a traceback
         _report(f"unexpected {type(error).__name__}: {error} (run with --debug for details)", debug)
         return 1
@@ -849,6 +892,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         if returned == 130:
             print("Interrupted", file=sys.stderr)
         return returned
+    return 0
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout now, so a reader that left (``| head -1``) is noticed here, not at exit."""
+    try:
+        sys.stdout.flush()
+    except (ReaderGone, BrokenPipeError):
+        return _reader_gone()
+    return code
+
+
+def _reader_gone() -> int:
+    """The reader of stdout left: point stdout at /dev/null, so that the interpreter's last
+    flush at exit finds nowhere to fail, and exit quietly with 0 (as ``cat`` does)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.__stdout__.fileno())
+        os.close(devnull)
+    except (AttributeError, OSError, ValueError):
+        pass  # not a real file (a test's buffer): nothing will flush it at exit
     return 0
 
 
@@ -899,4 +963,13 @@ def entry_point() -> None:
     if gc.isenabled():
         gc.disable()
         _startup_gc_pause = True
-    sys.exit(main())
+    code = main()
+    if code == 130:
+        # Interrupted: leave now. A normal exit would wait for the threads still at work
+        # (reads from a slow remote, DuckDB's own workers stopping a query), which is what
+        # Ctrl-C is meant to cut short.
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)

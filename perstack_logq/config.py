@@ -41,7 +41,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 from perstack_logq.errors import ConfigError
 
@@ -160,10 +160,18 @@ def parse_location(location: str, cwd: Path) -> StorageConfig:
     """A ``--storage`` location: a path, ``file:///abs``, ``s3://bucket[/p]``, ``r2://acct/bucket[/p]``."""
     if not location.strip():
         raise ConfigError(f"--storage must not be empty (use {_LOCATION_FORMS})")
-    scheme, sep, rest = location.partition("://")
+    scheme, sep, rest = location.strip().partition("://")
     if not sep or not _URL_SCHEME.fullmatch(scheme):  # "./a://b" is a (strange) path
         return FileSystemConfig(_absolute_path(location, cwd, "--storage"))
+    location = location.strip()  # " s3://b/" pasted with a space is still a URL
     scheme = scheme.lower()
+    if "@" in rest.split("?", 1)[0] and scheme in ("s3", "r2"):
+        # s3://user:PASSWORD@bucket/: refused, and the password is never echoed.
+        raise ConfigError(
+            f"--storage: {hide_userinfo(location)!r} must not hold credentials "
+            f"(user:password@): {_CREDENTIALS_HELP}"
+        )
+    location = hide_userinfo(location)
 
     if scheme == "file":
         # file:///abs/path has an empty host; file://localhost/abs/path is the same thing.
@@ -178,6 +186,7 @@ def parse_location(location: str, cwd: Path) -> StorageConfig:
         bucket, _, prefix = rest.partition("/")
         if not bucket:
             raise ConfigError(f"--storage: {location!r} has no bucket (use s3://bucket[/prefix])")
+        _check_name("--storage", location, "bucket", bucket)
         return S3Config(bucket=bucket, prefix=normalize_prefix(prefix))
 
     if scheme == "r2":
@@ -191,11 +200,54 @@ def parse_location(location: str, cwd: Path) -> StorageConfig:
             raise ConfigError(
                 f"--storage: {location!r} has no bucket (use r2://accountId/bucket[/prefix])"
             )
+        _check_name("--storage", location, "account id", account_id)
+        _check_name("--storage", location, "bucket", bucket)
         return R2Config(account_id=account_id, bucket=bucket, prefix=normalize_prefix(prefix))
 
     raise ConfigError(
         f'--storage: unsupported scheme "{scheme}://" in {location!r} (use {_LOCATION_FORMS})'
     )
+
+
+# Bucket names and R2 account ids: what S3 and S3-compatible stores accept (no ":" for a port,
+# no "@", no spaces), so a malformed location fails here as a usage error, not at the store.
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,254}")
+_USERINFO = re.compile(r"(?<=://)[^?#]*@")
+# Region names as AWS and S3-compatible stores spell them (us-east-1, auto, garage).
+REGION = re.compile(r"[a-z0-9][a-z0-9-]{0,62}", re.IGNORECASE)
+
+
+def hide_userinfo(location: str) -> str:
+    """``s3://user:pa/ss@bucket/p`` -> ``s3://<redacted>@bucket/p``, whatever the password holds."""
+    return _USERINFO.sub("<redacted>@", location, count=1) if "@" in location else location
+
+
+def _check_name(where: str, location: str, what: str, name: str) -> None:
+    if not _NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: {location!r}: invalid {what} {name!r} (letters, digits, '.', '-' and '_'; "
+            "no port, user or spaces)"
+        )
+
+
+def check_endpoint(where: str, url: str) -> str:
+    """An endpoint URL that an HTTP client can use: http(s), a host, a port up to 65535."""
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(f"{where} must be a URL starting with http:// or https:// (got {url!r})")
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port out of range or not a number
+    except ValueError as error:
+        raise ConfigError(f"{where}: invalid URL {url!r} ({error})") from None
+    if not parts.hostname:
+        raise ConfigError(f"{where}: invalid URL {url!r} (no host)")
+    return url
+
+
+def check_region(where: str, region: str) -> str:
+    if not REGION.fullmatch(region):
+        raise ConfigError(f"{where}: invalid region {region!r} (e.g. us-east-1)")
+    return region
 
 
 # --- perstack.toml ------------------------------------------------------------------------
@@ -226,6 +278,8 @@ def _read_toml(path: Path, shown: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{shown}: {_describe_toml_error(exc)}") from exc
+    except RecursionError:
+        raise ConfigError(f"{shown}: invalid TOML: arrays or tables nested too deeply") from None
 
 
 _TOML_POSITION = re.compile(r"^(?P<what>.*) \(at line (?P<line>\d+), column (?P<col>\d+)\)$")
@@ -265,7 +319,7 @@ class _FileValidator:
             "filesystem": (_Field("path", self._path, "path"),),
             "s3": (
                 _Field("bucket", self._bucket, "bucket", required=True),
-                _Field("region", self._string, "region"),
+                _Field("region", self._region, "region"),
                 _Field("prefix", self._prefix, "prefix"),
                 _Field("endpoint", self._endpoint, "endpoint"),
                 _Field("forcePathStyle", self._bool, "force_path_style"),
@@ -366,7 +420,17 @@ class _FileValidator:
             raise self.error(
                 f"{name} must be a URL starting with http:// or https:// (got {_show(value)})"
             )
+        try:
+            check_endpoint(name, value)
+        except ConfigError as error:
+            raise self.error(str(error)) from None
         return value.rstrip("/")
+
+    def _region(self, name: str, value: Any) -> str:
+        value = self._string(name, value)
+        if not REGION.fullmatch(value):
+            raise self.error(f"{name} must be a region name such as us-east-1 (got {_show(value)})")
+        return value
 
     def _jurisdiction(self, name: str, value: Any) -> str:
         if value not in R2_JURISDICTIONS:

@@ -28,6 +28,7 @@ ROWS = {
     "tool_calls": 23,
     "tool_results": 11,
     "skipped_files": 0,
+    "masked_secrets": 18,  # the fake sk-ant-... key of its run settings, as a key would be
 }
 
 

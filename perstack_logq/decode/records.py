@@ -15,7 +15,8 @@ import pyarrow as pa
 
 from perstack_logq.decode import schema
 from perstack_logq.decode.redact import redact_run_setting
-from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key
+from perstack_logq.decode.secrets import mask_secret_values
+from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key, unknown_layout_detail
 
 JsonObject = dict[str, Any]
 Row = tuple[Any, ...]
@@ -90,6 +91,15 @@ def _object(record: JsonObject, key: str) -> JsonObject:
 
 def _time(ms: int | None) -> int | None:
     return ms if ms is not None and 0 <= ms <= _MAX_TIMESTAMP_MS else None
+
+
+def _required_time(record: JsonObject, key: str) -> int:
+    """A time every record of its kind has: out of the range of dates, the record is invalid
+    (the log view could not show it, and one file must not stop the view of its job)."""
+    ms = _int(record, key, required=True)
+    if _time(ms) is None:
+        raise InvalidRecord(f"{key} is out of range (got {ms})")
+    return ms  # type: ignore[return-value]
 
 
 def _usage(record: JsonObject) -> tuple[int | None, ...]:
@@ -168,6 +178,11 @@ class StoreDecoder:
         if not body.strip():
             self.skip(key, "invalid_json", "empty file")
             return
+        size = len(body)
+        # Before parsing: no table, output or export can then hold a well-known secret.
+        body, masked = mask_secret_values(body)
+        for kind, count in masked.items():
+            self._rows["masked_secrets"].append((key, kind, count))
         try:
             record = orjson.loads(body)
         except orjson.JSONDecodeError as error:
@@ -182,17 +197,17 @@ class StoreDecoder:
         try:
             # The raw bytes go to Arrow as they are: orjson has validated them as UTF-8, and
             # Arrow takes bytes for a string column several times faster than str.
-            self._decoders[parsed.kind](parsed, key, record, body, len(body))
+            self._decoders[parsed.kind](parsed, key, record, body, size)
         except InvalidRecord as error:
             for name, mark in marks.items():
                 del self._rows[name][mark:]
             self.skip(key, "invalid_record", str(error))
             return
-        self.pending_bytes += len(body)
+        self.pending_bytes += size
 
     def skip_unknown_layout(self, key: str) -> None:
         """A file whose name or place is not part of the layout: skipped without reading it."""
-        self.skip(key, "unknown_layout", "not a job, checkpoint, run setting or event file")
+        self.skip(key, "unknown_layout", unknown_layout_detail(key))
 
     def skip(self, key: str, reason: str, detail: str) -> None:
         self._rows["skipped_files"].append((key, reason, detail))
@@ -222,8 +237,8 @@ class StoreDecoder:
                 _int(record, "totalSteps", required=True),
                 _int(record, "maxSteps"),
                 *_usage(record),
-                _time(_int(record, "startedAt", required=True)),
-                _time(_int(record, "finishedAt")),
+                _required_time(record, "startedAt"),
+                None if record.get("finishedAt") is None else _required_time(record, "finishedAt"),
                 text,
                 key,
             )
@@ -306,7 +321,7 @@ class StoreDecoder:
         self, parsed: ParsedKey, key: str, record: JsonObject, text: bytes, size: int
     ) -> None:
         event_type = _str(record, "type", required=True)
-        timestamp = _int(record, "timestamp", required=True)
+        timestamp = _required_time(record, "timestamp")
         step = _int(record, "stepNumber", required=True)
         event_id = _str(record, "id")
         expert_key = _str(record, "expertKey")

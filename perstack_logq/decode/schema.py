@@ -244,6 +244,16 @@ SKIPPED_FILES = Table(
     ),
 )
 
+MASKED_SECRETS = Table(
+    "masked_secrets",
+    "Values of well-known secret formats masked in a file (decode/secrets.py), per kind.",
+    (
+        _text("source_key", "store-relative key of the file"),
+        _text("kind", "aws_access_key, github_token, private_key, jwt, ... (decode/secrets.py)"),
+        _int("count", "how many were masked"),
+    ),
+)
+
 DATA_TABLES: tuple[Table, ...] = (
     JOB_FILES,
     CHECKPOINTS,
@@ -253,5 +263,6 @@ DATA_TABLES: tuple[Table, ...] = (
     TOOL_CALLS,
     TOOL_RESULTS,
     SKIPPED_FILES,
+    MASKED_SECRETS,
 )
 TABLES_BY_NAME = {t.name: t for t in DATA_TABLES}

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from perstack_logq.engine.database import Database
+from perstack_logq.errors import UsageError
 from perstack_logq.storage.base import Storage
 
 # The cache's DuckDB buffer pool: what a sync or query holds in memory at most before DuckDB
@@ -51,7 +52,13 @@ def open_database(
     if not use_cache:
         return Database(storage, direct_reads=direct_reads)
     path = cache_path(storage, cache_dir)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:  # a file of that name, no permission, a read-only disk
+        raise UsageError(
+            f"Cannot use {path.parent} as the cache directory (--cache-dir): "
+            f"{error.strerror or error}"
+        ) from None
     try:
         return Database(
             storage,

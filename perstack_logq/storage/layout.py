@@ -16,6 +16,8 @@ JOB_FILE = "job.json"
 RUN_SETTING_FILE = "run-setting.json"
 EVENT_PREFIX = "event-"
 JSON_SUFFIX = ".json"
+# Numbers in a key land in BIGINT columns: a larger one makes the key unknown, never a crash.
+_INT64_MAX = 2**63 - 1
 
 
 class KeyKind(Enum):
@@ -85,15 +87,27 @@ def parse_event_file_name(name: str) -> EventName | None:
         return None
     if not (timestamp.isascii() and step.isascii()):
         return None
-    return EventName(int(timestamp), int(step), event_type)
+    # Compared as text first: int() of a 10,000-digit name would be slow (and refused).
+    if len(timestamp) > 19 or len(step) > 19:
+        return None
+    timestamp_number, step_number = int(timestamp), int(step)
+    if timestamp_number > _INT64_MAX or step_number > _INT64_MAX:
+        return None
+    return EventName(timestamp_number, step_number, event_type)
 
 
 def parse_key(key: str) -> ParsedKey | None:
-    """What a store-relative key holds; None for keys outside ``jobs/{jobId}/``."""
+    """What a store-relative key holds; None for keys outside ``jobs/{jobId}/``.
+
+    A key with an empty job id (``jobs//runs/r/...``, possible in an object store) is UNKNOWN
+    with job id "": counted as skipped like any stray file, never silently dropped.
+    """
     parts = key.split("/")
-    if len(parts) < 3 or parts[0] != JOBS_DIR or not parts[1]:
+    if len(parts) < 3 or parts[0] != JOBS_DIR:
         return None
     job_id = parts[1]
+    if not job_id:
+        return ParsedKey(KeyKind.UNKNOWN, "")
     rest = parts[2:]
     if rest == [JOB_FILE]:
         return ParsedKey(KeyKind.JOB, job_id)
@@ -109,6 +123,20 @@ def parse_key(key: str) -> ParsedKey | None:
         if event is not None:
             return ParsedKey(KeyKind.EVENT, job_id, run_id=run_id, event=event)
     return ParsedKey(KeyKind.UNKNOWN, job_id)
+
+
+def unknown_layout_detail(key: str) -> str:
+    """Why a key is not part of the layout, for the skipped file's detail."""
+    parts = key.split("/")
+    if len(parts) >= 3 and parts[0] == JOBS_DIR and not parts[1]:
+        return "empty job id in the key"
+    name = parts[-1]
+    if name.startswith(EVENT_PREFIX) and name.endswith(JSON_SUFFIX):
+        fields = name[len(EVENT_PREFIX) : -len(JSON_SUFFIX)].split("-")
+        numbers = [field for field in fields[:2] if field.isdigit() and field.isascii()]
+        if any(len(field) > 19 or int(field) > _INT64_MAX for field in numbers):
+            return "a number in the event file name is too large (over 2^63-1)"
+    return "not a job, checkpoint, run setting or event file"
 
 
 def validate_identifier(option: str, value: str) -> str:

@@ -28,8 +28,8 @@ import botocore.exceptions as boto_errors
 from botocore.config import Config
 
 from perstack_logq import __version__
-from perstack_logq.config import R2Config, S3Config
-from perstack_logq.errors import StorageError
+from perstack_logq.config import R2Config, S3Config, check_endpoint, check_region
+from perstack_logq.errors import ConfigError, StorageError
 from perstack_logq.storage.base import (
     ObjectInfo,
     ReadFailure,
@@ -136,8 +136,19 @@ class ObjectStoreStorage(Storage):
             # One client for all threads: boto3 clients are thread-safe, sessions are not,
             # so the session is only used here and in httpfs_settings (caller's thread).
             self._client = self._session.client("s3", endpoint_url=endpoint_url, config=config)
+        except boto_errors.InvalidRegionError as exc:
+            region_name = exc.kwargs.get("region_name")
+            raise ConfigError(f"{location}: invalid region {region_name!r}") from None
         except boto_errors.BotoCoreError as exc:
             raise self._storage_error(exc) from exc
+        except ValueError as exc:  # an endpoint from AWS_ENDPOINT_URL such as http://[::1
+            raise ConfigError(
+                f"{location}: invalid endpoint {_environment_endpoint()!r} ({exc})"
+            ) from None
+        # The region and endpoint may come from the environment or a profile, which
+        # perstack.toml's checks never saw: a malformed one is a usage error, not the store's.
+        check_region(location, self._client.meta.region_name or "us-east-1")
+        check_endpoint(f"{location}: endpoint", self._client.meta.endpoint_url)
 
     # --- Storage ----------------------------------------------------------------------------
 
@@ -337,6 +348,10 @@ class ObjectStoreStorage(Storage):
                 f"Cannot reach endpoint {endpoint} for {where}: {_short_reason(exc)}"
             )
         return StorageError(f"Cannot use {where}: {exc}")
+
+
+def _environment_endpoint() -> str:
+    return os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL") or ""
 
 
 class S3Storage(ObjectStoreStorage):

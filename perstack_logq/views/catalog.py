@@ -15,6 +15,7 @@ from perstack_logq.errors import UsageError
 from perstack_logq.storage.layout import KeyKind
 
 _RELATIVE = re.compile(r"^(\d+)\s*(m|h|d|w)$")
+_INT64_MAX = 2**63 - 1
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -24,7 +25,11 @@ def parse_time_bound(option: str, text: str, now: dt.datetime | None = None) -> 
     value = text.strip()
     match = _RELATIVE.match(value)
     if match:
-        moment = now - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+        try:
+            moment = now - dt.timedelta(**{_UNITS[match[2]]: int(match[1])})
+        except (OverflowError, ValueError):
+            # Further back than year 1 (or too many digits for int()): every job started after that.
+            return dt.datetime.min
         return moment.astimezone(dt.UTC).replace(tzinfo=None)
     try:
         moment = dt.datetime.fromisoformat(value)
@@ -57,7 +62,8 @@ def list_jobs(database: Database, job_filter: JobFilter) -> duckdb.DuckDBPyRelat
             "expert": job_filter.expert,
             "since": job_filter.since,
             "until": job_filter.until,
-            "limit": job_filter.limit,
+            # LIMIT takes a BIGINT; no store holds more jobs than this anyway.
+            "limit": None if job_filter.limit is None else min(job_filter.limit, _INT64_MAX),
         },
     )
 

@@ -118,10 +118,10 @@ class Shard:
     @classmethod
     def parse(cls, text: str) -> Shard:
         """``I/N`` with 0 <= I < N."""
-        match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d+)\s*", text)
+        match = re.fullmatch(r"\s*(\d{1,9})\s*/\s*(\d{1,9})\s*", text)
         if not match or not 0 <= int(match[1]) < int(match[2]):
             raise UsageError(
-                f"Invalid value for --shard: {text!r} (use I/N with 0 <= I < N, e.g. 0/4)"
+                f"Invalid value for --shard: {text!r} (use I/N with 0 <= I < N < 10^9, e.g. 0/4)"
             )
         return cls(int(match[1]), int(match[2]))
 

@@ -118,6 +118,7 @@ _STEP_PATTERNS: list[tuple[StepKind, re.Pattern[str]]] = [
 ]
 _STEP_RANGE = re.compile(r"([0-9]+)-([0-9]+)")
 _INT64_MAX = 2**63 - 1
+_MAX_COUNT = 2**53
 
 
 @dataclass(frozen=True)
@@ -413,8 +414,8 @@ def parse_non_negative_int(option: str, text: str) -> int:
     """``parseInt(text, 10)``, refused when NaN or negative (the original's parsePositiveInt).
 
     Leading whitespace, a sign and trailing junk are accepted (``"12abc"`` is 12, ``"1e3"`` is
-    1, ``"-0"`` is 0). Values past 2**63-1 are clamped to it: no store holds that many events,
-    and SQL LIMIT/OFFSET take a BIGINT.
+    1, ``"-0"`` is 0). Values past 2**53 (JavaScript's largest exact integer) are clamped to
+    it: no store holds that many events, and offset + take + context still fit SQL's BIGINT.
     """
     match = _LEADING_INT.match(text.lstrip(_JS_SPACE))
     if not match:
@@ -423,9 +424,9 @@ def parse_non_negative_int(option: str, text: str) -> int:
     digits = digits.lstrip("0")
     if sign == "-" and digits:
         raise UsageError(f'Invalid value for {option}: "{text}" must be non-negative')
-    if len(digits) > len(str(_INT64_MAX)):
-        return _INT64_MAX
-    return min(int(digits or "0"), _INT64_MAX)
+    if len(digits) > len(str(_MAX_COUNT)):
+        return _MAX_COUNT
+    return min(int(digits or "0"), _MAX_COUNT)
 
 
 # --- Summary ---------------------------------------------------------------------------------

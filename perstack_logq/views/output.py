@@ -10,6 +10,8 @@ import csv
 import datetime as dt
 import decimal
 import io
+import math
+import os
 import shutil
 import sys
 import uuid
@@ -21,9 +23,12 @@ from typing import IO, Any
 import duckdb
 import orjson
 
-from perstack_logq.errors import UsageError
+from perstack_logq.errors import QueryError, UsageError
+from perstack_logq.views.terminal import json_text
 
 FETCH_BATCH = 2_048
+# DuckDB types that Parquet (through Arrow) has no column type for.
+_NOT_IN_PARQUET = frozenset({"INTERVAL", "UNION"})
 TABLE_ROW_LIMIT = 1_000
 _ELLIPSIS = "…"
 
@@ -39,14 +44,51 @@ class OutputFormat(StrEnum):
 
 def _default(value: Any) -> Any:
     if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
+        return _infinity(value) or value.isoformat()
     if isinstance(value, decimal.Decimal):
         return float(value)
-    if isinstance(value, uuid.UUID | dt.timedelta):
+    if isinstance(value, dt.timedelta):
+        return format_interval(value)
+    if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, bytes):
         return value.hex()
     raise TypeError(type(value).__name__)
+
+
+def _infinity(value: dt.date | dt.time) -> str | None:
+    """DuckDB hands out its infinite timestamps and dates as Python's largest and smallest."""
+    if type(value) is dt.datetime:
+        if value.replace(tzinfo=None) == dt.datetime.max:
+            return "infinity"
+        if value.replace(tzinfo=None) == dt.datetime.min:
+            return "-infinity"
+    elif type(value) is dt.date:
+        if value == dt.date.max:
+            return "infinity"
+        if value == dt.date.min:
+            return "-infinity"
+    return None
+
+
+def format_interval(value: dt.timedelta) -> str:
+    """``1d 00:00:03``, ``-01:30:00``, ``00:00:00.250000``: days, then a clock."""
+    micros = (value.days * 86_400 + value.seconds) * 1_000_000 + value.microseconds
+    sign = "-" if micros < 0 else ""
+    seconds, micro = divmod(abs(micros), 1_000_000)
+    days, seconds = divmod(seconds, 86_400)
+    hours, seconds = divmod(seconds, 3_600)
+    minutes, seconds = divmod(seconds, 60)
+    text = f"{sign}{f'{days}d ' if days else ''}{hours:02d}:{minutes:02d}:{seconds:02d}"
+    return f"{text}.{micro:06d}" if micro else text
+
+
+def _float_text(value: float) -> str:
+    if value != value:
+        return "nan"
+    if value in (float("inf"), float("-inf")):
+        return "infinity" if value > 0 else "-infinity"
+    return str(value)
 
 
 def _rows(relation: duckdb.DuckDBPyRelation) -> Iterator[tuple[Any, ...]]:
@@ -68,17 +110,66 @@ def _as_object(columns: Sequence[str], json_columns: list[bool], row: tuple[Any,
 
 
 def cell_text(value: Any) -> str:
+    """A value as text for a table, CSV or Markdown cell: never a Python repr."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
         return "true" if value else "false"
+    if type(value) is float:
+        return _float_text(value)
     if isinstance(value, dt.datetime):
-        return value.isoformat(sep=" ", timespec="seconds")
+        return _infinity(value) or value.isoformat(sep=" ", timespec="seconds")
+    if isinstance(value, dt.date):
+        return _infinity(value) or value.isoformat()
+    if isinstance(value, dt.timedelta):
+        return format_interval(value)
+    if isinstance(value, bytes):
+        return "0x" + value.hex()
     if isinstance(value, list | dict | tuple):
-        return orjson.dumps(value, default=_default).decode()
+        return _json_value(value)
     return str(value)
+
+
+def _json_row(columns: Sequence[str], json_columns: list[bool], row: tuple[Any, ...]) -> str:
+    return _json_value(_as_object(columns, json_columns, row))
+
+
+def _json_value(value: Any) -> str:
+    try:
+        # Dates through _default too: infinite ones read "infinity", in both paths.
+        return orjson.dumps(
+            value, default=_default, option=orjson.OPT_PASSTHROUGH_DATETIME
+        ).decode()
+    except orjson.JSONEncodeError:
+        # orjson stops at 64-bit integers (HUGEINT, UHUGEINT) and at 254 levels of nesting.
+        return _stdlib_json(value)
+
+
+def _stdlib_json(value: Any) -> str:
+    """The slow path of _json_row: Python's encoder writes integers of any size."""
+    import json
+
+    def fragments(item: Any) -> Any:
+        if isinstance(item, orjson.Fragment):
+            return json.loads(orjson.dumps(item))
+        if isinstance(item, dt.datetime | dt.date | dt.time | decimal.Decimal | uuid.UUID):
+            return _default(item)
+        if isinstance(item, dt.timedelta | bytes):
+            return _default(item)
+        if isinstance(item, float) and not math.isfinite(item):
+            return None  # as orjson writes them: JSON has no NaN or Infinity
+        if isinstance(item, dict):
+            return {k: fragments(v) for k, v in item.items()}
+        if isinstance(item, list | tuple):
+            return [fragments(v) for v in item]
+        return item
+
+    try:
+        return json.dumps(fragments(value), ensure_ascii=False, separators=(",", ":"))
+    except (RecursionError, ValueError) as error:
+        raise QueryError(f"A row cannot be written as JSON: {error}") from None
 
 
 def write_relation(
@@ -123,7 +214,7 @@ def write_relation(
         if not as_lines:
             stream.write("[")
         for row in _rows(relation):
-            text = orjson.dumps(_as_object(columns, json_columns, row), default=_default).decode()
+            text = json_text(_json_row(columns, json_columns, row))
             if as_lines:
                 stream.write(text + "\n")
             else:
@@ -144,10 +235,37 @@ def _markdown_cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def refuse_output_in_store(output: Path, storage: Any) -> None:
+    """``--output`` may not lie in the store being read: perstack_logq never writes to a store."""
+    root = getattr(storage, "root", None)
+    if root is None:
+        return
+    out = Path(os.path.realpath(output))
+    store = Path(os.path.realpath(root))
+    if out == store or out.is_relative_to(store):
+        raise UsageError(
+            f"--output {output} is inside the store ({store}); perstack_logq never writes to a "
+            "store: choose a place outside it"
+        )
+
+
 def _write_parquet(relation: duckdb.DuckDBPyRelation, path: Path) -> int:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     reader = relation.to_arrow_reader(FETCH_BATCH * 16)
+    try:  # in memory first: a schema Parquet cannot hold must not cost the file
+        pq.ParquetWriter(pa.BufferOutputStream(), reader.schema).close()
+    except pa.ArrowNotImplementedError:
+        kinds = ", ".join(
+            f"{name} {kind}"
+            for name, kind in zip(relation.columns, relation.types, strict=True)
+            if str(kind).split("(")[0] in _NOT_IN_PARQUET
+        )
+        raise QueryError(
+            f"--format parquet cannot hold {kinds or 'a column of this result'}: "
+            "cast it in the SQL (e.g. CAST(x AS VARCHAR)) or use --format jsonl"
+        ) from None
     count = 0
     with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
         for batch in reader:

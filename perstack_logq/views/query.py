@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from typing import TypeVar
 
 import duckdb
 
@@ -13,6 +16,11 @@ from perstack_logq.engine.sqlfiles import SqlFile, sql_file, sql_folder
 from perstack_logq.errors import QueryError, UsageError
 
 QUERY_FOLDER = "queries"
+DEFAULT_TIMEOUT = 300.0  # seconds, for `perstack log query`
+# How often the waiting main thread wakes up (Ctrl-C is handled at once regardless).
+_POLL_SECONDS = 0.1
+
+T = TypeVar("T")
 
 
 def canned_queries() -> tuple[SqlFile, ...]:
@@ -73,3 +81,43 @@ def run_user_sql(
     lock_down(connection)
     with query_errors():
         return connection.sql(sql, params=dict(params) if params else None)
+
+
+def run_with_limits(
+    connection: duckdb.DuckDBPyConnection, work: Callable[[], T], timeout: float | None
+) -> T:
+    """Run ``work`` (which executes SQL on ``connection``) so that it can always be stopped.
+
+    DuckDB runs a query in C without returning to Python, so neither a Ctrl-C nor a timer
+    could stop it from the thread that started it. The work runs in a helper thread while
+    this one waits: a Ctrl-C, or ``timeout`` seconds passing, interrupts the connection
+    (DuckDB stops at its next check, within milliseconds) and this thread raises
+    KeyboardInterrupt or a QueryError.
+    """
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as error:  # handed to the waiting thread, raised there
+            outcome["error"] = error
+
+    worker = threading.Thread(target=run, name="perstack-logq-query", daemon=True)
+    worker.start()
+    started = time.monotonic()
+    try:
+        while worker.is_alive():
+            worker.join(_POLL_SECONDS)
+            if timeout and worker.is_alive() and time.monotonic() - started >= timeout:
+                connection.interrupt()
+                worker.join()
+                raise QueryError(
+                    f"The query was stopped after {timeout:g} s (--timeout; 0 for no limit)"
+                )
+    except KeyboardInterrupt:
+        connection.interrupt()
+        worker.join(2.0)
+        raise
+    if "error" in outcome:
+        raise outcome["error"]  # type: ignore[misc]
+    return outcome["value"]  # type: ignore[return-value]

@@ -30,14 +30,17 @@ its location, and ``--json`` carries a ``storage`` object right after ``storageP
 
 from __future__ import annotations
 
+import json
 import math
 import re
+import sys
 from typing import Any
 
 import orjson
 
 from perstack_logq.errors import LogqError
 from perstack_logq.views.model import JsonObject, LogOutput, LogSummary
+from perstack_logq.views.terminal import json_text
 
 
 class _Undefined:
@@ -504,5 +507,32 @@ def format_json(output: LogOutput, *, pretty: bool) -> str:
     data["storage"] = {"type": output.storage.type, "location": output.storage.location}
     data["totalEventsBeforeLimit"] = output.total_events_before_limit
     data["matchedAfterPagination"] = output.matched_after_pagination
-    option = orjson.OPT_INDENT_2 if pretty else 0
-    return orjson.dumps(_js_json(data), option=option).decode()
+    # Stored JSON nests up to 1,024 levels (the decoder's parser stops there): more than
+    # Python's default recursion limit and orjson's 254, so deep events take a slower path.
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 5_000))
+    try:
+        value = _js_json(data)
+        try:
+            text = orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0).decode()
+        except orjson.JSONEncodeError:
+            text = json.dumps(
+                _without_fragments(value),
+                ensure_ascii=False,
+                indent=2 if pretty else None,
+                separators=(",", ": ") if pretty else (",", ":"),
+            )
+    finally:
+        sys.setrecursionlimit(limit)
+    return json_text(text)
+
+
+def _without_fragments(value: Any) -> Any:
+    """orjson Fragments (JavaScript-formatted numbers) as values the json module can write."""
+    if type(value) is dict:
+        return {k: _without_fragments(v) for k, v in value.items()}
+    if type(value) is list:
+        return [_without_fragments(v) for v in value]
+    if isinstance(value, orjson.Fragment):
+        return json.loads(orjson.dumps(value))
+    return value

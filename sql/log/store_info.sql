@@ -1,5 +1,6 @@
 -- What a store holds, from its last full listing and its job.json files (no other file is
--- read): counts of jobs, runs, checkpoints and events, bytes, and the oldest and newest job.
+-- read): counts of jobs, runs, checkpoints and events, bytes, and the oldest and newest job;
+-- and the secrets masked in the files read so far.
 WITH listing AS (
     SELECT * FROM _listing
 ),
@@ -13,7 +14,7 @@ started AS (
     HAVING min(event_ms) IS NOT NULL
 )
 SELECT
-    (SELECT count(DISTINCT job_id) FROM listing) AS jobs,
+    (SELECT count(DISTINCT job_id) FILTER (WHERE job_id <> '') FROM listing) AS jobs,
     (
         SELECT count(DISTINCT job_id || '/' || split_part(key, '/', 4))
         FROM listing
@@ -25,6 +26,8 @@ SELECT
     (SELECT count(*) FROM listing WHERE kind = 'run_setting') AS run_settings,
     (SELECT count(*) FROM listing WHERE kind = 'unknown') AS other_files,
     (SELECT coalesce(sum(size), 0) FROM listing) AS total_bytes,
+    -- Counted in the files read so far (all of them after a sync or any query).
+    (SELECT coalesce(sum(count), 0) FROM masked_secrets) AS masked_secrets,
     (SELECT arg_min(job_id, started_ms) FROM started) AS oldest_job,
     (SELECT make_timestamp_ms(min(started_ms)) FROM started) AS oldest_started_at,
     (SELECT arg_max(job_id, started_ms) FROM started) AS newest_job,

@@ -1,0 +1,611 @@
+"""Issue 12's classes of attack and carelessness, each through the real CLI.
+
+A key with a number too large for its column, a key with an empty job id, agent text that
+would steer a terminal, secrets under other names or inside agent text, a query that runs
+for ever or is interrupted, every former exit 1, and values the formatters used to print as
+Python reprs. Stores are copies of the runtime-written fixture, on the filesystem and on S3
+(moto over HTTP).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from reliability_support import PERSTACK, cli
+from support.moto_server import create_bucket, upload_tree
+
+JOB = "anaew4v18s62aanmx116dgi2"
+RUN = "lq50yqsj2c393ajmhtf16dbw"
+RUN_DIR = f"jobs/{JOB}/runs/{RUN}"
+# Raw control characters a terminal obeys: C0 but tab and newline, DEL, C1.
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+HOSTILE = "clear\x1b[2J title\x1b]0;pwned\x07 clip\x1b]52;c;ZXZpbA==\x07 back\r csi\x9b1m end"
+SLOW_SQL = "SELECT count(*) FROM range(100000000000) t(a), range(10) u(b) WHERE a + b = -1"
+
+
+def _event_body(store: Path, **changes: object) -> bytes:
+    template = next((store / RUN_DIR).glob("event-*-startRun.json"))
+    body = json.loads(template.read_text("utf-8"))
+    body.update(changes)
+    return json.dumps(body).encode()
+
+
+def _args(store: Path | str, cache: Path) -> tuple[str, ...]:
+    return ("--storage", str(store), "--cache-dir", str(cache))
+
+
+def _assert_one_line(result, code: int) -> None:  # type: ignore[no-untyped-def]
+    assert result.returncode == code, (result.args, result.returncode, result.stderr)
+    assert len(result.error_lines) == 1, result.stderr
+    assert "unexpected" not in result.stderr and "Traceback" not in result.stderr
+
+
+# -- 2. one file never takes down a store --------------------------------------------------
+
+
+def test_numbers_too_large_for_their_columns_are_skipped_files(
+    store_copy: Path, tmp_path: Path
+) -> None:
+    run_dir = store_copy / RUN_DIR
+    (run_dir / "event-99999999999999999999-1-x.json").write_bytes(_event_body(store_copy))
+    (run_dir / f"event-1-{'9' * 40}-x.json").write_bytes(_event_body(store_copy))
+    (run_dir / "event-1764315100000-1-big.json").write_bytes(
+        _event_body(store_copy, stepNumber=2**70, timestamp=1764315100000)
+    )
+    (run_dir / "event-1764315100001-1-time.json").write_bytes(
+        _event_body(store_copy, timestamp=-(2**63))
+    )
+    args = _args(store_copy, tmp_path / "cache")
+    for command in [(), ("--job", JOB), ("jobs",), ("info",), ("sync",), ("query", "SELECT 1")]:
+        result = cli(*command, *args, store=store_copy)
+        assert result.returncode == 0, (command, result.stderr)
+    listed = cli("--job", JOB, "--show-skipped", *args).stderr
+    assert "event-99999999999999999999-1-x.json: unknown layout (a number in the event file" in (
+        listed
+    )
+    assert "stepNumber is out of range" in listed
+    assert "timestamp is out of range" in listed
+
+
+def test_keys_on_s3_with_large_numbers_or_an_empty_job_id_are_counted(
+    moto_fixture_store: str,
+    aws_test_credentials: None,
+    tmp_path: Path,
+    store_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bucket = "hardening-keys"
+    create_bucket(moto_fixture_store, bucket)
+    upload_tree(moto_fixture_store, bucket, "", store_copy)
+    from support.moto_server import client
+
+    s3 = client(moto_fixture_store)
+    body = _event_body(store_copy)
+    s3.put_object(Bucket=bucket, Key=f"{RUN_DIR}/event-99999999999999999999-1-x.json", Body=body)
+    s3.put_object(Bucket=bucket, Key="jobs//runs/r/event-1-1-startRun.json", Body=body)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
+    args = _args(f"s3://{bucket}/", tmp_path / "cache")
+    for command in [("jobs",), ("info",), ("sync",), ("--job", JOB)]:
+        assert cli(*command, *args).returncode == 0, command
+    listed = cli("sync", "--show-skipped", *args).stderr
+    assert "jobs//runs/r/event-1-1-startRun.json: unknown layout (empty job id" in listed
+    assert "event-99999999999999999999-1-x.json: unknown layout" in listed
+    info = json.loads(cli("info", "--json", *args).stdout)
+    assert info["other_files"] == 2 and info["jobs"] == 11
+
+
+KEY_TEXT = st.text(
+    st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=30
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    name=st.one_of(
+        KEY_TEXT,
+        st.builds(
+            "event-{}-{}-{}.json".format,
+            st.integers(-(10**30), 10**30),
+            st.integers(-(10**30), 10**30),
+            KEY_TEXT,
+        ),
+    ),
+    job=KEY_TEXT,
+)
+def test_no_key_name_on_the_filesystem_ends_in_exit_1(
+    tmp_path_factory: pytest.TempPathFactory, name: str, job: str
+) -> None:
+    base = tmp_path_factory.mktemp("keys")
+    store = base / "store"
+    try:
+        run_dir = store / "jobs" / job / "runs" / "r"
+        run_dir.mkdir(parents=True)
+        (run_dir / name).write_bytes(b'{"type":"startRun","timestamp":1,"stepNumber":1}')
+    except (OSError, ValueError):
+        return  # a name the filesystem refuses cannot be in a store
+    args = _args(store, base / "cache")
+    for command in [("jobs",), ("sync", "--show-skipped"), ("info",), ()]:
+        result = cli(*command, *args)
+        assert result.returncode in (0, 2), (command, result.stderr)
+        assert "unexpected" not in result.stderr
+        assert not RAW_CONTROL.search(result.stdout + result.stderr)
+    shutil.rmtree(base)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    key=st.text(
+        st.characters(codec="utf-8", exclude_characters="\x00\r\n"), min_size=1, max_size=60
+    ).map(lambda text: f"jobs/{text}")
+)
+def test_no_key_name_on_s3_ends_in_exit_1(
+    moto_fixture_store: str, tmp_path_factory: pytest.TempPathFactory, key: str
+) -> None:
+    from support.moto_server import client
+
+    base = tmp_path_factory.mktemp("s3keys")
+    bucket = "hardening-fuzz"
+    s3 = client(moto_fixture_store)
+    create_bucket(moto_fixture_store, bucket)
+    for listed in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=listed["Key"])
+    s3.put_object(Bucket=bucket, Key=key, Body=b'{"type":"startRun"}')
+    env = {
+        "AWS_ENDPOINT_URL_S3": moto_fixture_store,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    saved = {name: os.environ.get(name) for name in env}
+    os.environ.update(env)
+    try:
+        for command in [("sync", "--show-skipped"), ("jobs",), ("info",)]:
+            result = cli(*command, *_args(f"s3://{bucket}/", base / "cache"))
+            assert result.returncode in (0, 2, 3), (key, command, result.stderr)
+            assert "unexpected" not in result.stderr
+            assert not RAW_CONTROL.search(result.stdout + result.stderr)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+# -- 3. terminal injection -----------------------------------------------------------------
+
+
+def test_agent_text_never_reaches_the_terminal_raw(store_copy: Path, tmp_path: Path) -> None:
+    run_dir = store_copy / RUN_DIR
+    body = _event_body(store_copy, timestamp=1764315100000, expertKey=HOSTILE, id="id\x1b[31m")
+    (run_dir / "event-1764315100000-1-startRun.json").write_bytes(body)
+    text = json.loads(body)
+    text["inputMessages"] = [
+        {"type": "userMessage", "contents": [{"type": "textPart", "text": HOSTILE}]}
+    ]
+    (run_dir / "event-1764315100001-1-startRun.json").write_bytes(json.dumps(text).encode())
+    (run_dir / "bad\x1b]0;x\x07name.json").write_bytes(b"{")
+    args = _args(store_copy, tmp_path / "cache")
+    commands = [
+        ("--job", JOB),
+        ("--job", JOB, "--verbose"),
+        ("--job", JOB, "--json"),
+        ("--job", JOB, "--show-skipped"),
+        ("jobs", "--show-skipped"),
+        ("info",),
+        *(
+            (
+                "query",
+                "SELECT expert_key, record FROM events WHERE expert_key LIKE 'clear%'",
+                "-f",
+                f,
+            )
+            for f in ("table", "csv", "markdown", "json", "jsonl")
+        ),
+    ]
+    for command in commands:
+        result = cli(*command, *args, store=store_copy)
+        assert result.returncode == 0, (command, result.stderr)
+        assert not RAW_CONTROL.search(result.stdout), (command, result.stdout[:500])
+        assert not RAW_CONTROL.search(result.stderr), (command, result.stderr[:500])
+    shown = cli("query", "SELECT expert_key FROM events WHERE expert_key LIKE 'clear%'", *args)
+    assert "clear\\x1b[2J title\\x1b]0;pwned\\x07" in shown.stdout
+    assert "back\\x0d csi\\x9b1m" in shown.stdout
+    listed = cli("--job", JOB, "--show-skipped", *args).stderr
+    assert "bad\\x1b]0;x\\x07name.json" in listed
+    as_json = cli(
+        "query", "SELECT expert_key FROM events WHERE expert_key LIKE 'clear%'", "-f", "json", *args
+    ).stdout
+    assert json.loads(as_json)[0]["expert_key"] == HOSTILE  # still the same JSON value
+
+
+def test_the_installed_script_escapes_too(store_copy: Path, tmp_path: Path) -> None:
+    message = {"type": "userMessage", "contents": [{"type": "textPart", "text": HOSTILE}]}
+    (store_copy / RUN_DIR / "event-1764315100000-1-startRun.json").write_bytes(
+        _event_body(store_copy, timestamp=1764315100000, inputMessages=[message])
+    )
+    result = cli("--job", JOB, *_args(store_copy, tmp_path / "cache"), process=True)
+    assert result.returncode == 0, result.stderr
+    assert not RAW_CONTROL.search(result.stdout)
+    assert 'Query: "clear\\x1b[2J title\\x1b]0;pwned\\x07' in result.stdout
+
+
+# -- 4. secrets under other names and inside agent text --------------------------------------
+
+PLANTED = {
+    "aws": "AKIAQWERTYUIOPASDFGH",
+    "github": "ghp_" + "A1b2C3d4E5" * 3 + "F6g7H8",
+    "slack": "xoxb-1234567890-0987654321-AbCdEfGhIjKlMnOp",
+    "anthropic": "sk-ant-api03-" + "Zx9" * 12,
+    "openai": "sk-proj-" + "Qw8" * 12,
+    "jwt": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyMTIzIn0.c2lnbmF0dXJlMTIz",
+    "pem": (
+        "-----BEGIN RSA PRIVATE KEY-----\nMIIEpAIBAAKCAQEA7planted\n-----END RSA PRIVATE KEY-----"
+    ),
+}
+SETTING_SECRETS = [f"PLANTEDSECRET{n}" for n in range(12)]
+
+
+def _plant_secrets(store: Path) -> None:
+    run_dir = store / RUN_DIR
+    setting = json.loads((run_dir / "run-setting.json").read_text("utf-8"))
+    s = SETTING_SECRETS
+    setting.update(
+        {
+            "token": s[0],
+            "auth": {"bearer": s[1], "pass": s[2], "pwd": s[3], "key": s[4], "username": "u"},
+            "mcp": {
+                "url": f"https://mcp.example/sse?token={s[5]}&key={s[6]}",
+                "command": f"npx server --api-key={s[7]}",
+                "shell": f"ANTHROPIC_API_KEY={s[8]} node run.js",
+            },
+            "proxyUrl": f" proxy.example:{s[9]}/x@proxy:8080",
+            "extra": {"providerConfig": json.dumps({"apiKey": s[10]})},
+            "env": [{"name": "TOKEN", "value": s[11]}],
+            "headers": {"x-api-key": "PLANTEDSECRETHEADER"},
+        }
+    )
+    (run_dir / "run-setting.json").write_text(json.dumps(setting), "utf-8")
+    leaking = "Found these: " + " ".join(PLANTED.values())
+    (run_dir / "event-1764315100000-1-startRun.json").write_bytes(
+        _event_body(store, timestamp=1764315100000, leaked=leaking)
+    )
+
+
+def _assert_clean(text: str, where: str) -> None:
+    for value in [*PLANTED.values(), *SETTING_SECRETS, "PLANTEDSECRETHEADER", "MIIEpAIBAAKCAQEA"]:
+        assert value not in text, f"{value} leaks in {where}"
+
+
+def test_no_secret_under_any_name_or_shape_leaves(store_copy: Path, tmp_path: Path) -> None:
+    _plant_secrets(store_copy)
+    args = _args(store_copy, tmp_path / "cache")
+    for command in [
+        ("--job", JOB, "--json"),
+        ("--job", JOB, "--verbose"),
+        ("query", "SELECT * FROM run_settings", "-f", "jsonl"),
+        ("query", "SELECT * FROM events", "-f", "csv"),
+        ("query", "SELECT * FROM checkpoints", "-f", "jsonl"),
+    ]:
+        result = cli(*command, *args)
+        assert result.returncode == 0, result.stderr
+        _assert_clean(result.stdout, " ".join(command))
+    exported = tmp_path / "export"
+    assert (
+        cli("export", "-o", str(exported), "--format", "jsonl", "--tables", "all", *args).returncode
+        == 0
+    )
+    for path in exported.rglob("*"):
+        if path.is_file():
+            _assert_clean(path.read_text("utf-8", errors="replace"), str(path))
+    assert cli("sync", *args).returncode == 0
+    info = json.loads(cli("info", "--json", *args).stdout)
+    assert info["masked_secrets"] >= len(PLANTED)
+    assert "Secrets masked:" in cli("info", *args).stdout
+
+
+def test_password_in_an_s3_url_is_never_echoed() -> None:
+    for location in [
+        "s3://user:PASSWORDX@bucket/",
+        " s3://user:PASS/WORDX@bucket/p",
+        "r2://user:PASSWORDX@acct/bucket/",
+        "gs://user:PASSWORDX@bucket/",
+    ]:
+        result = cli("jobs", "--storage", location, "--debug")  # the traceback too
+        assert result.returncode == 2 and len(result.error_lines) == 1, result.stderr
+        assert "PASSWORDX" not in result.stderr and "WORDX" not in result.stderr
+
+
+# -- 5. runaway work ---------------------------------------------------------------------
+
+
+def test_query_timeout_stops_the_query(tmp_path: Path) -> None:
+    from support import FIXTURE_STORE
+
+    result = cli("query", SLOW_SQL, "--timeout", "1", *_args(FIXTURE_STORE, tmp_path / "c"))
+    _assert_one_line(result, 4)
+    assert "stopped after 1 s (--timeout" in result.stderr
+
+
+def test_api_query_timeout(tmp_path: Path) -> None:
+    from support import FIXTURE_STORE
+
+    from perstack_logq.api import connect
+    from perstack_logq.errors import QueryError
+
+    history = connect(FIXTURE_STORE, cache_dir=tmp_path / "c", query_timeout=1)
+    assert history.sql("SELECT 42").fetchall() == [(42,)]
+    with pytest.raises(QueryError, match="stopped after 1 s"):
+        history.sql(SLOW_SQL).fetchall()
+
+
+def _interrupted(args: list[str], marker: str) -> subprocess.CompletedProcess[str]:
+    """Start ``perstack log <args>``, send SIGINT once ``marker`` is on stderr."""
+    process = subprocess.Popen(
+        [PERSTACK, "log", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    assert process.stderr is not None
+    seen = ""
+    while marker not in seen:
+        line = process.stderr.readline()
+        assert line, f"ended before {marker!r}: {seen}"
+        seen += line
+    process.send_signal(signal.SIGINT)
+    # The query alone would run for hours: ending at all proves the interrupt worked.
+    stdout, stderr = process.communicate(timeout=60)
+    return subprocess.CompletedProcess(args, process.returncode, stdout, seen + stderr)
+
+
+def test_ctrl_c_stops_a_running_query_with_130(store_copy: Path, tmp_path: Path) -> None:
+    (store_copy / RUN_DIR / "junk.txt").write_text("x")  # a warning line: the query started
+    args = _args(store_copy, tmp_path / "cache")
+    assert cli("sync", *args).returncode == 0
+    result = _interrupted(["query", SLOW_SQL, "--timeout", "0", *args], "warning:")
+    assert result.returncode == 130, result.stderr
+    assert "Interrupted" in result.stderr and "terminate" not in result.stderr
+
+
+# -- 6. every former exit 1 -----------------------------------------------------------------
+
+
+def test_former_exit_1_cases(store_copy: Path, tmp_path: Path) -> None:
+    from support import FIXTURE_STORE
+
+    args = _args(FIXTURE_STORE, tmp_path / "cache")
+    blocker = tmp_path / "a-file"
+    blocker.write_text("x")
+    deep = tmp_path / "deep.toml"
+    deep.write_text("a = " + "[" * 5000 + "]" * 5000 + "\n")
+    endpoint = tmp_path / "endpoint.toml"
+    endpoint.write_text(
+        '[storage]\ntype = "s3"\n[storage.s3]\nbucket = "b"\nendpoint = "http://[::1"\n'
+    )
+    cases: list[tuple[tuple[str, ...], int]] = [
+        (("jobs", "--since", "99999999d", *args), 0),
+        (("jobs", "--limit", "9" * 30, *args), 0),
+        (("--offset", "9" * 30, *args), 0),
+        (("--context", "9" * 30, *args), 0),
+        (("--take", "9" * 30, *args), 0),
+        (("export", "-o", str(tmp_path / "x"), "--shard", "0/" + "9" * 20, *args), 2),
+        (("jobs", "-f", "csv", "-o", str(tmp_path / "missing" / "x.csv"), *args), 2),
+        (("jobs", "-f", "csv", "-o", "/proc/no-such/x.csv", *args), 2),
+        (
+            (
+                "query",
+                "SELECT 1",
+                "-o",
+                str(store_copy / "x.csv"),
+                "--storage",
+                str(store_copy),
+                "--cache-dir",
+                str(tmp_path / "c2"),
+            ),
+            2,
+        ),
+        (("jobs", "--storage", str(FIXTURE_STORE), "--cache-dir", str(blocker)), 2),
+        (("jobs", "--config", str(deep)), 2),
+        (("jobs", "--config", str(endpoint)), 2),
+        (
+            (
+                "query",
+                "SELECT INTERVAL 1 DAY AS i",
+                "-f",
+                "parquet",
+                "-o",
+                str(tmp_path / "i.pq"),
+                *args,
+            ),
+            4,
+        ),
+        (
+            (
+                "query",
+                "SELECT union_value(k := 1) AS u",
+                "-f",
+                "parquet",
+                "-o",
+                str(tmp_path / "u.pq"),
+                *args,
+            ),
+            4,
+        ),
+        (("jobs", "--storage", "s3://bucket:99999/"), 2),
+        (("jobs", "--storage", "s3://bad bucket/"), 2),
+    ]
+    if Path("/dev/full").exists():
+        cases.append((("jobs", "-f", "csv", "-o", "/dev/full", *args), 2))
+    for command, code in cases:
+        result = cli(*command)
+        assert result.returncode == code, (command, result.stderr)
+        assert "unexpected" not in result.stderr, (command, result.stderr)
+        if code:
+            assert len(result.error_lines) == 1, (command, result.stderr)
+    assert not (store_copy / "x.csv").exists()
+    assert not (tmp_path / "i.pq").exists()
+    huge = cli("query", "SELECT (2::HUGEINT ** 100)::HUGEINT AS h", "-f", "json", *args)
+    assert huge.returncode == 0 and json.loads(huge.stdout) == [{"h": 2**100}]
+
+
+def test_environment_endpoint_and_region_are_usage_errors(
+    monkeypatch: pytest.MonkeyPatch, aws_test_credentials: None
+) -> None:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://[::1")
+    _assert_one_line(cli("jobs", "--storage", "s3://bucket/"), 2)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://localhost:99999")
+    _assert_one_line(cli("jobs", "--storage", "s3://bucket/"), 2)
+    monkeypatch.delenv("AWS_ENDPOINT_URL")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "bad region!")
+    _assert_one_line(cli("jobs", "--storage", "s3://bucket/"), 2)
+
+
+def test_an_event_nested_hundreds_deep_shows_as_json(store_copy: Path, tmp_path: Path) -> None:
+    nested: list = []
+    for _ in range(600):
+        nested = [nested]
+    (store_copy / RUN_DIR / "event-1764315100000-1-startRun.json").write_bytes(
+        _event_body(store_copy, timestamp=1764315100000, deep=nested)
+    )
+    for pretty in ((), ("--pretty",)):
+        result = cli("--job", JOB, "--json", *pretty, *_args(store_copy, tmp_path / "cache"))
+        assert result.returncode == 0, result.stderr
+        assert len(json.loads(result.stdout)["events"]) > 0
+
+
+@pytest.mark.parametrize("command", ["jobs", "--take 0", "query 'SELECT * FROM range(200000)'"])
+def test_a_closed_pipe_exits_quietly_with_0(command: str, tmp_path: Path) -> None:
+    from support import FIXTURE_STORE
+
+    err = tmp_path / "err"
+    shell = (
+        f"{PERSTACK} log {command} --storage {FIXTURE_STORE} --cache-dir {tmp_path / 'c'} "
+        f"2>{err} | head -1 >/dev/null; echo ${{PIPESTATUS[0]}}"
+    )
+    for _ in range(3):  # the reader may leave before or after the first write
+        code = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True)
+        assert code.stdout.strip() == "0", err.read_text()
+        assert "Error" not in err.read_text()
+
+
+# -- 7. rendering ------------------------------------------------------------------------------
+
+VALUES_SQL = (
+    "SELECT '-infinity'::TIMESTAMP AS t, 'infinity'::DATE AS d, INTERVAL 1 DAY + INTERVAL 3 SECOND"
+    " AS i, -INTERVAL 90 MINUTE AS n, '\\xAA\\x00'::BLOB AS b, 'nan'::DOUBLE AS f"
+)
+
+
+@pytest.mark.parametrize(
+    ("fmt", "expected"),
+    [
+        ("csv", "-infinity,infinity,1d 00:00:03,-01:30:00,0xaa00,nan"),
+        ("markdown", "| -infinity | infinity | 1d 00:00:03 | -01:30:00 | 0xaa00 | nan |"),
+        ("table", "-infinity  infinity  1d 00:00:03  -01:30:00  0xaa00  nan"),
+    ],
+)
+def test_special_values_render_sensibly(fmt: str, expected: str, tmp_path: Path) -> None:
+    from support import FIXTURE_STORE
+
+    result = cli("query", VALUES_SQL, "-f", fmt, *_args(FIXTURE_STORE, tmp_path / "c"))
+    assert result.returncode == 0, result.stderr
+    assert expected in result.stdout
+    assert "datetime" not in result.stdout and "b'" not in result.stdout
+
+
+# -- hypothesis over the numeric options ------------------------------------------------------
+
+NUMBER_TEXT = st.one_of(
+    st.integers(-(10**30), 10**30).map(str),
+    st.text("0123456789-+.e ", min_size=1, max_size=25),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    option=st.sampled_from(
+        [
+            ("--take",),
+            ("--offset",),
+            ("--context",),
+            ("jobs", "--limit"),
+            ("jobs", "--since", "d"),
+            ("jobs", "--until", "h"),
+            ("query", "SELECT 1", "--timeout"),
+            ("jobs", "--concurrency"),
+            ("export", "-o", "OUT", "--shard", "0/"),
+            ("demo", "--jobs"),
+        ]
+    ),
+    number=NUMBER_TEXT,
+)
+def test_no_numeric_option_ends_in_exit_1(
+    tmp_path_factory: pytest.TempPathFactory, option: tuple[str, ...], number: str
+) -> None:
+    from support import FIXTURE_STORE
+
+    base = tmp_path_factory.mktemp("numbers")
+    *head, last = option
+    value = number
+    if last in ("d", "h"):
+        *head, last = head
+        value = number + option[-1]
+    if last == "0/":
+        *head, last = head
+        value = "0/" + number
+    head = [str(base / "out") if part == "OUT" else part for part in head]
+    if head == ["demo"]:
+        if number.strip().isdigit() and int(number) > 3:
+            return  # a valid count writes a store that large: not what this test is about
+        args = [*head, last, value, "--directory", str(base / "demo")]
+    else:
+        args = [*head, last, value, *_args(FIXTURE_STORE, base / "cache")]
+    result = cli(*args)
+    assert result.returncode in (0, 2), (args, result.stderr)
+    assert "unexpected" not in result.stderr
+
+
+# -- no command path ends in "unexpected" ------------------------------------------------------
+
+BAD_INPUTS: list[tuple[str, ...]] = [
+    ("--job", "../x"),
+    ("--job", "x", "--step", "5-2"),
+    ("--take", "-1"),
+    ("jobs", "--since", "yesterday"),
+    ("jobs", "--format", "xml"),
+    ("jobs", "--json", "--format", "csv"),
+    ("query", "DELETE FROM events"),
+    ("query", "SELECT * FROM nowhere"),
+    ("query", "SELECT CAST('abc' AS INTEGER)"),
+    ("query", "SELECT 1; SELECT 2"),
+    ("query", "--name", "nope"),
+    ("query", "SELECT 1", "-f", "parquet"),
+    ("queries", "--format", "xml"),
+    ("export", "-o", "s3://"),
+    ("export", "-o", "OUT", "--tables", "nope"),
+    ("export", "-o", "OUT", "--format", "xml"),
+    ("sync", "--no-cache"),
+    ("info", "--storage", "r2://acct"),
+    ("jobs", "--storage", "s3://"),
+    ("jobs", "--storage", "~nosuchuser/x"),
+    ("jobs", "--config", "/no/such/perstack.toml"),
+]
+
+
+@pytest.mark.parametrize("bad", BAD_INPUTS, ids=lambda args: " ".join(args)[:40])
+def test_no_bad_input_ends_in_unexpected(bad: tuple[str, ...], tmp_path: Path) -> None:
+    from support import FIXTURE_STORE
+
+    args = [str(tmp_path / "out") if part == "OUT" else part for part in bad]
+    if "--storage" not in args and "--config" not in args:
+        args += _args(FIXTURE_STORE, tmp_path / "cache")
+    result = cli(*args)
+    assert result.returncode in (2, 3, 4), (args, result.stderr)
+    _assert_one_line(result, result.returncode)
