@@ -26,17 +26,31 @@ from perstack_logq.storage.factory import create_storage_from_config
 if TYPE_CHECKING:
     import polars
 
-VIEWS = ("jobs", "runs", "messages")
+    from perstack_logq.cost.pricing import CostSettings, PricingResult
+    from perstack_logq.cost.report import CostReport
+
+VIEWS = ("jobs", "runs", "messages", "step_costs", "run_costs", "job_costs")
 TABLES = (*VIEWS, *TABLES_BY_NAME)
 
 
 class History:
     """One store's execution history, queryable with SQL and as DataFrames."""
 
-    def __init__(self, storage: Storage, database: Database, *, sync: bool = True) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        database: Database,
+        *,
+        sync: bool = True,
+        config: Path | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.storage = storage
         self.database = database
         self._needs_sync = sync
+        self._config = config
+        self._cwd = cwd
+        self._cost_settings: CostSettings | None = None
 
     @property
     def storage_info(self) -> StorageInfo:
@@ -57,9 +71,59 @@ class History:
             self.sync(progress)
 
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
-        """A DuckDB relation: call ``.pl()``, ``.arrow()``, ``.df()`` or ``.fetchall()`` on it."""
+        """A DuckDB relation: call ``.pl()``, ``.arrow()``, ``.df()`` or ``.fetchall()`` on it.
+
+        A query that reads a cost view is priced first (``price``), with the settings given
+        to ``price`` last, else those of perstack.toml.
+        """
         self.ensure_synced()
+        from perstack_logq.cost.pricing import mentions_costs
+
+        if mentions_costs(query):
+            self.price(self._cost_settings)
         return self.database.sql(query, params=dict(params) if params else None)
+
+    def price(self, settings: CostSettings | None = None, **options: Any) -> PricingResult:
+        """Fill the prices the cost views (step_costs, run_costs, job_costs) read.
+
+        ``settings`` (a CostSettings), or options of ``load_cost_settings``: ``prices_file``,
+        ``model`` (for runs that name none), ``reprice`` (a model to compare with).
+        Logs one warning per pricing problem (unpriced or unknown models).
+        """
+        import logging
+
+        from perstack_logq.cost.pricing import load_cost_settings, prepare_costs, pricing_warnings
+
+        if settings is None:
+            settings = load_cost_settings(config=self._config, cwd=self._cwd, **options)
+        self.ensure_synced()
+        self._cost_settings = settings
+        result = prepare_costs(self.database, settings)
+        for line in pricing_warnings(result, settings):
+            logging.getLogger("perstack_logq").warning(line)
+        return result
+
+    def cost(
+        self,
+        by: str = "day",
+        *,
+        since: Any = None,
+        until: Any = None,
+        breakdown: bool = False,
+        limit: int | None = None,
+        **options: Any,
+    ) -> CostReport:
+        """``perstack log cost`` as a CostReport (``.relation.pl()`` for a frame, ``.total_usd``).
+
+        ``by``: day, week, month, expert, model, job or step; ``options`` as for ``price``.
+        """
+        from perstack_logq.cost.pricing import load_cost_settings
+        from perstack_logq.cost.report import CostGrouping, CostRequest, cost_report
+
+        settings = load_cost_settings(config=self._config, cwd=self._cwd, **options)
+        self._cost_settings = settings
+        request = CostRequest(CostGrouping(by), since, until, breakdown, limit)
+        return cost_report(self.database, settings, request)
 
     def table(self, name: str) -> polars.DataFrame:
         if name not in TABLES:
@@ -125,4 +189,4 @@ def connect(
     database = open_database(
         storage, use_cache=cache, cache_dir=cache_dir, direct_reads=direct_reads
     )
-    return History(storage, database, sync=sync)
+    return History(storage, database, sync=sync, config=config, cwd=cwd)

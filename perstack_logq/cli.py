@@ -434,10 +434,14 @@ def query_command(
         sql = query.text
     elif param:
         raise UsageError("--param goes with --name (bind values into a canned query)")
+    from perstack_logq.cost.pricing import mentions_costs
+
     with common.open() as history:
         if not no_sync:
             history.sync(progress=_progress_printer(chosen.value))
         _report_skipped(history, common)
+        if mentions_costs(sql):
+            history.price()
         relation = run_user_sql(history.database, sql, params)
         with query_errors():
             _emit(relation, chosen, output)
