@@ -135,6 +135,30 @@ class History:
             return self.table(name)
         raise AttributeError(name)
 
+    def search(
+        self,
+        text: str,
+        *,
+        job: str | None = None,
+        expert: str | None = None,
+        type: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        limit: int = 20,
+    ) -> duckdb.DuckDBPyRelation:
+        """``perstack log search``: hits over everything agents said and saw, best first.
+
+        ``text``: words (all must occur, by stem), ``"a phrase"``, ``prefix*``. Each hit has
+        score, job_id, run_id, step_number, event_time, event_type, kind, expert_key, label
+        (the tool's name) and a snippet with the match marked «so».
+        """
+        from perstack_logq.search.query import SearchRequest
+        from perstack_logq.search.query import search as run_search
+
+        self.ensure_synced()
+        request = SearchRequest(text, job, expert, type, since, until, limit)
+        return run_search(self.database, request)
+
     def close(self) -> None:
         self.database.close()
         self.storage.close()

@@ -744,6 +744,65 @@ def cost_command(
             print(f"Total: {total} over {report.steps:,} steps")
 
 
+# -- perstack log search ----------------------------------------------------------------------
+
+
+@store_command("search")
+def search_command(
+    ctx: typer.Context,
+    common: Common,
+    text: Annotated[
+        str,
+        typer.Argument(
+            help='Words (all must occur, any form: deploy finds deploying), "a phrase" '
+            "(as written) or prefix*.",
+        ),
+    ],
+    job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
+    expert: Annotated[str | None, typer.Option("--expert", help="Only this expert.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help="Only this kind of text (userMessage, expertMessage, reasoning, toolCall, "
+            "toolResult, error, runResult) or event type (completeRun, ...).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="At or after: 2026-11-01, 7d, 12h.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Before: date or 7d.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N hits.")] = 20,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """Search everything agents said and saw: messages, reasoning, tool calls and results,
+    errors and run results. Best hits first (BM25), each with the match marked «so»."""
+    from perstack_logq.search.query import SearchRequest, search
+    from perstack_logq.views.catalog import parse_time_bound
+
+    chosen = _output_format(fmt, as_json)
+    request = SearchRequest(
+        text=text,
+        job=job,
+        expert=expert,
+        type=kind,
+        since=parse_time_bound("--since", since) if since else None,
+        until=parse_time_bound("--until", until) if until else None,
+        limit=limit,
+    )
+    with common.open() as history:
+        hits = search(history.database, request)
+        _report_skipped(history, common)
+        if chosen.value == "table" and output is None:
+            hits = hits.project(
+                "job_id AS job, run_id AS run, step_number AS step, event_time AS time, "
+                "event_type, kind, expert_key AS expert, snippet"
+            )
+        _emit(hits, chosen, output)
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 
