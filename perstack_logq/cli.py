@@ -793,6 +793,7 @@ def search_command(
         limit=limit,
     )
     with common.open() as history:
+        history.sync(progress=_progress_printer(chosen.value))
         hits = search(history.database, request)
         _report_skipped(history, common)
         if chosen.value == "table" and output is None:

@@ -80,10 +80,9 @@ _HIT_SCHEMA = pa.schema(
 
 
 def search(database: Database, request: SearchRequest) -> duckdb.DuckDBPyRelation:
-    """The hits, best first, each with a snippet around its first match (syncs the store and
-    brings the index up to date first)."""
+    """The hits, best first, each with a snippet around its first match, from the database as
+    it is (the caller syncs), once the index is brought up to date with it."""
     query = SearchQuery.parse(request.text)
-    database.sync()
     refresh_index(database)
     con = database.connection
     expansions = [
