@@ -72,10 +72,14 @@ def cost_report(database: Database, settings: CostSettings, request: CostRequest
         if request.limit:
             relation = relation.limit(request.limit)
         keep = (request.by.value, *_SUMMARY_COLUMNS)
+    if settings.reprice_model:
+        keep = (*keep, "reprice_cost_usd")
     columns = [
         c
         for c in relation.columns
-        if (request.breakdown or c in keep) and (c != "reprice_cost_usd" or settings.reprice_model)
+        if (request.breakdown or c in keep)
+        and (c != "reprice_cost_usd" or settings.reprice_model)
+        and not (c == "jobs" and request.by is CostGrouping.job)
     ]
     relation = relation.project(", ".join(f'"{c}"' for c in columns))
     total, steps = database.sql(sql_file("cost", "total").text, params=bounds).fetchone()

@@ -107,7 +107,9 @@ def refresh_index(database: Database) -> IndexReport:
     if generation != indexed or not _index_exists(con):
         con.execute(
             "PRAGMA create_fts_index('_search_documents', 'doc_id', 'text', "
-            "stemmer = 'porter', stopwords = 'english', strip_accents = 1, lower = 1, "
+            "stemmer = 'porter', stopwords = 'none', strip_accents = 1, lower = 1, "
+            # Every word is a term: the english stop list (571 words, "old" and "new" among
+            # them) would make them unsearchable, and BM25 already weighs common words down.
             # Letters and digits of any script make terms (the default keeps only a-z).
             f"ignore = '{TOKEN_SEPARATORS}', overwrite = 1)"
         )

@@ -18,7 +18,7 @@ import pyarrow as pa
 from perstack_logq.engine.database import Database
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import UsageError
-from perstack_logq.search.index import INDEX_SCHEMA, refresh_index
+from perstack_logq.search.index import refresh_index
 
 _TOKEN = re.compile(r'"([^"]*)"|(\S+)')
 _WORD = re.compile(r"[^\W_]+")  # as the index splits terms (search/index.py)
@@ -92,13 +92,11 @@ def search(database: Database, request: SearchRequest) -> duckdb.DuckDBPyRelatio
             sql_file("search", "15_prefix_terms").text, {"prefix": prefix}
         ).fetchall()
     ]
-    # Stop words are not in the index: requiring one would match nothing.
-    stopwords = {w for (w,) in con.execute(f"SELECT sw FROM {INDEX_SCHEMA}.stopwords").fetchall()}
     phrase_words = [w for phrase in query.phrases for w in _WORD.findall(phrase)]
-    required = [w for w in (*query.words, *phrase_words) if w not in stopwords]
+    required = [*query.words, *phrase_words]
     params = {
-        # Only stop words: nothing can match, and the empty result says so.
-        "terms": " ".join([*required, *expansions]) or " ".join(query.words) or "-",
+        # A prefix that no indexed word starts with: nothing can match.
+        "terms": " ".join([*required, *expansions]) or "-",
         "required": " ".join(required) or None,
         "phrases": list(query.phrases) or None,
         "prefixes": [rf"(?i)\b{re.escape(p)}" for p in query.prefixes] or None,
