@@ -28,9 +28,11 @@ DUCKDB_VERSION = "v1.5.5"
 INDEX_SCHEMA = "fts_main__search_documents"
 # What separates terms: anything but a letter or a digit (HTTP 500 and non-Latin text count).
 TOKEN_SEPARATORS = r"[^\p{L}\p{N}]+"
-# Event files whose texts are extracted in one transaction: a step-closing event carries its
-# whole checkpoint, so this bounds the JSON parsed at once.
+# Event files whose texts are extracted in one transaction, at most this many or this much
+# JSON: a step-closing event carries its whole checkpoint, so this bounds what is parsed at
+# once (the cache's DuckDB memory limit is 256 MB).
 _BATCH_FILES = 2_000
+_BATCH_BYTES = 16 * 1024 * 1024
 
 
 @dataclass
@@ -87,10 +89,20 @@ def refresh_index(database: Database) -> IndexReport:
     con.execute(sql_file("search", "05_pending").text)
     pending = con.cursor()
     try:
-        result = pending.execute("SELECT source_key, version FROM _search_pending ORDER BY 1")
+        result = pending.execute("SELECT source_key, version, size FROM _search_pending ORDER BY 1")
+        batch: list[tuple[str, str]] = []
+        batch_bytes = 0
         while rows := result.fetchmany(_BATCH_FILES):
-            _index_batch(con, rows)
-            report.added_sources += len(rows)
+            for key, version, size in rows:
+                batch.append((key, version))
+                batch_bytes += size or 0
+                if len(batch) >= _BATCH_FILES or batch_bytes >= _BATCH_BYTES:
+                    _index_batch(con, batch)
+                    report.added_sources += len(batch)
+                    batch, batch_bytes = [], 0
+        if batch:
+            _index_batch(con, batch)
+            report.added_sources += len(batch)
     finally:
         pending.close()
     con.execute("DROP TABLE IF EXISTS _search_pending")
