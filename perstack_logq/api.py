@@ -77,7 +77,7 @@ class History:
         to ``price`` last, else those of perstack.toml.
         """
         self.ensure_synced()
-        from perstack_logq.cost.pricing import mentions_costs
+        from perstack_logq.cost import mentions_costs
 
         if mentions_costs(query):
             self.price(self._cost_settings)

@@ -434,7 +434,7 @@ def query_command(
         sql = query.text
     elif param:
         raise UsageError("--param goes with --name (bind values into a canned query)")
-    from perstack_logq.cost.pricing import mentions_costs
+    from perstack_logq.cost import mentions_costs
 
     with common.open() as history:
         if not no_sync:

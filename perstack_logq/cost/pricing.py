@@ -9,7 +9,6 @@ for, so the caller can warn once instead of printing a misleading $0.
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,13 +17,6 @@ from perstack_logq.config import find_config_file, read_config_document
 from perstack_logq.cost.prices import Price, load_price_file, parse_user_prices, shipped_prices
 from perstack_logq.engine.database import Database
 from perstack_logq.errors import ConfigError
-
-_COST_VIEW = re.compile(r"\b(step_costs|run_costs|job_costs)\b", re.IGNORECASE)
-
-
-def mentions_costs(sql: str) -> bool:
-    """Whether SQL reads a cost view, and so needs prices filled in first."""
-    return _COST_VIEW.search(sql) is not None
 
 
 @dataclass(frozen=True)
