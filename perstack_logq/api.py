@@ -28,10 +28,12 @@ if TYPE_CHECKING:
 
     import polars
 
+    from perstack_logq.cost.pricing import CostSettings, PricingResult
+    from perstack_logq.cost.report import CostReport
     from perstack_logq.report import ReportSummary
     from perstack_logq.views.dataset import DatasetDatabase
 
-VIEWS = ("jobs", "runs", "messages")
+VIEWS = ("jobs", "runs", "messages", "step_costs", "run_costs", "job_costs")
 TABLES = (*VIEWS, *TABLES_BY_NAME)
 
 
@@ -45,11 +47,16 @@ class History:
         *,
         sync: bool = True,
         query_timeout: float | None = None,
+        config: Path | None = None,
+        cwd: Path | None = None,
     ) -> None:
         self.storage = storage
         self.database = database
         self._needs_sync = sync
         self.query_timeout = query_timeout
+        self._config = config
+        self._cwd = cwd
+        self._cost_settings: CostSettings | None = None
 
     @property
     def storage_info(self) -> StorageInfo:
@@ -74,8 +81,14 @@ class History:
 
         With a ``query_timeout`` (see ``connect``) the query runs at once, stopped by
         QueryError after that many seconds (or by Ctrl-C), and the relation holds its rows.
+        A query that reads a cost view is priced first (``price``), with the settings given
+        to ``price`` last, else those of perstack.toml.
         """
         self.ensure_synced()
+        from perstack_logq.cost import mentions_costs
+
+        if mentions_costs(query):
+            self.price(self._cost_settings)
         relation = self.database.sql(query, params=dict(params) if params else None)
         if not self.query_timeout:
             return relation
@@ -87,6 +100,48 @@ class History:
             )
         return self.database.connection.from_arrow(rows)
 
+    def price(self, settings: CostSettings | None = None, **options: Any) -> PricingResult:
+        """Fill the prices the cost views (step_costs, run_costs, job_costs) read.
+
+        ``settings`` (a CostSettings), or options of ``load_cost_settings``: ``prices_file``,
+        ``model`` (for runs that name none), ``reprice`` (a model to compare with).
+        Logs one warning per pricing problem (unpriced or unknown models).
+        """
+        import logging
+
+        from perstack_logq.cost.pricing import load_cost_settings, prepare_costs, pricing_warnings
+
+        if settings is None:
+            settings = load_cost_settings(config=self._config, cwd=self._cwd, **options)
+        self.ensure_synced()
+        self._cost_settings = settings
+        result = prepare_costs(self.database, settings)
+        for line in pricing_warnings(result, settings):
+            logging.getLogger("perstack_logq").warning(line)
+        return result
+
+    def cost(
+        self,
+        by: str = "day",
+        *,
+        since: Any = None,
+        until: Any = None,
+        breakdown: bool = False,
+        limit: int | None = None,
+        **options: Any,
+    ) -> CostReport:
+        """``perstack log cost`` as a CostReport (``.relation.pl()`` for a frame, ``.total_usd``).
+
+        ``by``: day, week, month, expert, model, job or step; ``options`` as for ``price``.
+        """
+        from perstack_logq.cost.pricing import load_cost_settings
+        from perstack_logq.cost.report import CostGrouping, CostRequest, cost_report
+
+        settings = load_cost_settings(config=self._config, cwd=self._cwd, **options)
+        self._cost_settings = settings
+        request = CostRequest(CostGrouping(by), since, until, breakdown, limit)
+        return cost_report(self.database, settings, request)
+
     def table(self, name: str) -> polars.DataFrame:
         if name not in TABLES:
             raise KeyError(f"no table {name!r}; tables: {', '.join(TABLES)}")
@@ -96,6 +151,30 @@ class History:
         if name in TABLES:
             return self.table(name)
         raise AttributeError(name)
+
+    def search(
+        self,
+        text: str,
+        *,
+        job: str | None = None,
+        expert: str | None = None,
+        type: str | None = None,
+        since: Any = None,
+        until: Any = None,
+        limit: int = 20,
+    ) -> duckdb.DuckDBPyRelation:
+        """``perstack log search``: hits over everything agents said and saw, best first.
+
+        ``text``: words (all must occur, by stem), ``"a phrase"``, ``prefix*``. Each hit has
+        score, job_id, run_id, step_number, event_time, event_type, kind, expert_key, label
+        (the tool's name) and a snippet with the match marked «so».
+        """
+        from perstack_logq.search.query import SearchRequest
+        from perstack_logq.search.query import search as run_search
+
+        self.ensure_synced()
+        request = SearchRequest(text, job, expert, type, since, until, limit)
+        return run_search(self.database, request)
 
     def report(
         self,
@@ -178,7 +257,9 @@ def connect(
     database = open_database(
         storage, use_cache=cache, cache_dir=cache_dir, direct_reads=direct_reads
     )
-    return History(storage, database, sync=sync, query_timeout=query_timeout)
+    return History(
+        storage, database, sync=sync, query_timeout=query_timeout, config=config, cwd=cwd
+    )
 
 
 class Dataset:

@@ -20,7 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import click
 import typer
+from typer.core import TyperCommand
 from typer.exceptions import TyperException
 
 from perstack_logq.errors import LogqError, UsageError
@@ -136,7 +138,9 @@ _STORE_OPTIONS: dict[str, tuple[Any, Any]] = {
 }
 
 
-def store_command(name: str) -> Callable[[Callable[..., None]], Callable[..., None]]:
+def store_command(
+    name: str, cls: type[click.Command] | None = None
+) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register a ``perstack log`` subcommand that reads the store.
 
     The command declares its own options plus a ``common: Common`` parameter; this adds the
@@ -161,7 +165,7 @@ def store_command(name: str) -> Callable[[Callable[..., None]], Callable[..., No
             command(ctx, common=_common(ctx).merged(**given), **values)
 
         run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-        return log_app.command(name)(run)
+        return log_app.command(name, cls=cls)(run)
 
     return register
 
@@ -376,11 +380,13 @@ def info_command(
     """Show the storage and what it holds: jobs, runs, checkpoints, events, bytes."""
     import orjson
 
+    from perstack_logq.cost.prices import price_data_label
     from perstack_logq.views.catalog import store_info
     from perstack_logq.views.output import cell_text
 
     with common.open() as history:
         info = store_info(history.database)
+    info["prices"] = price_data_label()
     if as_json:
         print(json_text(orjson.dumps(info, default=cell_text, option=orjson.OPT_INDENT_2).decode()))
         return
@@ -403,6 +409,7 @@ def info_command(
         job = info[f"{which}_job"]
         started = f"  (started {cell_text(info[f'{which}_started_at'])} UTC)" if job else ""
         print(f"{which.capitalize() + ' job:':<24}{job or '-'}{started}")
+    print(f"{'Prices:':<24}{info['prices']}")
 
 
 @store_command("query")
@@ -477,10 +484,14 @@ def query_command(
         finally:
             dataset_database.close()
         return
+    from perstack_logq.cost import mentions_costs
+
     with common.open() as history:
         if not no_sync:
             history.sync(progress=_progress_printer(chosen.value))
         _report_skipped(history, common)
+        if mentions_costs(sql):
+            history.price()
 
         def answer() -> None:
             relation = run_user_sql(history.database, sql, params)
@@ -832,6 +843,166 @@ def report_command(
         f"Wrote {summary.path} ({summary.bytes / 1e6:.2f} MB): {summary.jobs:,} job(s), "
         f"{summary.job_views:,} job view(s){omitted}"
     )
+
+
+# -- perstack log cost ------------------------------------------------------------------------
+
+
+class _PriceDataHelp(TyperCommand):
+    """Help that names the shipped price data and its date, looked up only when shown."""
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        from perstack_logq.cost.prices import price_data_label
+
+        self.help = f"{self.help}\n\nShipped prices: {price_data_label()}."
+        super().format_help(ctx, formatter)
+
+
+@store_command("cost", cls=_PriceDataHelp)
+def cost_command(
+    ctx: typer.Context,
+    common: Common,
+    by: Annotated[
+        str,
+        typer.Option(
+            "--by",
+            help="Group by day, week, month, expert, model or job; step lists the costliest "
+            "steps. Experts, models and jobs come costliest first.",
+        ),
+    ] = "day",
+    since: Annotated[
+        str | None, typer.Option("--since", help="Steps at or after: 2026-11-01, 7d, 12h.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Steps before: date or 7d.")] = None,
+    breakdown: Annotated[
+        bool,
+        typer.Option(
+            "--breakdown",
+            help="Also show cached tokens and the input, cache-read and output parts of each cost.",
+        ),
+    ] = False,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N rows.")] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Model of the runs whose run setting and perstack.toml name none.",
+        ),
+    ] = None,
+    prices: Annotated[
+        Path | None,
+        typer.Option(
+            "--prices",
+            help='TOML file of [pricing."MODEL"] tables (input, output, cache_read, '
+            "cache_write: USD per million tokens) over the shipped prices.",
+        ),
+    ] = None,
+    reprice: Annotated[
+        str | None,
+        typer.Option("--reprice", help="Also show what every step would have cost on MODEL."),
+    ] = None,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """What the history cost in USD, from each step's tokens and its model's price.
+
+    A run's model comes from its run-setting.json, else perstack.toml's model, else --model.
+    A model without a price costs NULL (with a warning), never $0.
+    """
+    from perstack_logq.cost.pricing import load_cost_settings, pricing_warnings
+    from perstack_logq.cost.report import CostGrouping, CostRequest, cost_report
+    from perstack_logq.views.catalog import parse_time_bound
+
+    chosen = _output_format(fmt, as_json)
+    try:
+        grouping = CostGrouping(by)
+    except ValueError:
+        allowed = ", ".join(g.value for g in CostGrouping)
+        raise UsageError(f"Invalid value for --by: {by!r} (allowed: {allowed})") from None
+    settings = load_cost_settings(
+        config=common.config, prices_file=prices, model=model, reprice=reprice
+    )
+    request = CostRequest(
+        by=grouping,
+        since=parse_time_bound("--since", since) if since else None,
+        until=parse_time_bound("--until", until) if until else None,
+        breakdown=breakdown,
+        limit=limit,
+    )
+    with common.open() as history:
+        report = cost_report(history.database, settings, request)
+        for line in pricing_warnings(report.pricing, settings):
+            logging.getLogger("perstack_logq").warning(line)
+        _report_skipped(history, common)
+        _emit(report.relation, chosen, output)
+        if chosen.value == "table" and output is None:
+            total = (
+                "unknown (unpriced steps)"
+                if report.total_usd is None
+                else (f"${report.total_usd:,.4f}")
+            )
+            print(f"Total: {total} over {report.steps:,} steps")
+
+
+# -- perstack log search ----------------------------------------------------------------------
+
+
+@store_command("search")
+def search_command(
+    ctx: typer.Context,
+    common: Common,
+    text: Annotated[
+        str,
+        typer.Argument(
+            help='Words (all must occur, any form: deploy finds deploying), "a phrase" '
+            "(as written) or prefix*.",
+        ),
+    ],
+    job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
+    expert: Annotated[str | None, typer.Option("--expert", help="Only this expert.")] = None,
+    kind: Annotated[
+        str | None,
+        typer.Option(
+            "--type",
+            help="Only this kind of text (userMessage, expertMessage, reasoning, toolCall, "
+            "toolResult, error, runResult) or event type (completeRun, ...).",
+        ),
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option("--since", help="At or after: 2026-11-01, 7d, 12h.")
+    ] = None,
+    until: Annotated[str | None, typer.Option("--until", help="Before: date or 7d.")] = None,
+    limit: Annotated[int, typer.Option("--limit", min=1, help="At most N hits.")] = 20,
+    as_json: JsonOpt = False,
+    fmt: FormatOpt = None,
+    output: OutputOpt = None,
+) -> None:
+    """Search everything agents said and saw: messages, reasoning, tool calls and results,
+    errors and run results. Best hits first (BM25), each with the match marked «so»."""
+    from perstack_logq.search.query import SearchRequest, search
+    from perstack_logq.views.catalog import parse_time_bound
+
+    chosen = _output_format(fmt, as_json)
+    request = SearchRequest(
+        text=text,
+        job=job,
+        expert=expert,
+        type=kind,
+        since=parse_time_bound("--since", since) if since else None,
+        until=parse_time_bound("--until", until) if until else None,
+        limit=limit,
+    )
+    with common.open() as history:
+        history.sync(progress=_progress_printer(chosen.value))
+        hits = search(history.database, request)
+        _report_skipped(history, common)
+        if chosen.value == "table" and output is None:
+            hits = hits.project(
+                "job_id AS job, run_id AS run, step_number AS step, event_time AS time, "
+                "event_type, kind, expert_key AS expert, snippet"
+            )
+        _emit(hits, chosen, output)
 
 
 # -- entry point ------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ Choices made where the spec is silent (kept here so the README can quote them):
   boto3's own ``AWS_ENDPOINT_URL_S3`` / ``AWS_ENDPOINT_URL`` environment variables.
 
 Credentials never come from this module: a key in perstack.toml that looks like one is refused.
-Other sections of perstack.toml (experts, provider, ...) belong to the runtime and are ignored.
+Other sections of perstack.toml (experts, provider, ...) belong to the runtime; only cost reports
+read its top-level `model`, `[provider] providerName` and `[pricing]` (perstack_logq.cost).
 """
 
 from __future__ import annotations
@@ -260,6 +261,13 @@ def _storage_from_file(path: Path, cwd: Path) -> StorageConfig | None:
     if "storage" not in document:
         return None
     return _FileValidator(shown, path.name, path.parent).storage(document["storage"])
+
+
+def read_config_document(path: Path, cwd: Path) -> tuple[dict[str, Any], str]:
+    """A whole perstack.toml, parsed, and its name as shown in messages (for sections other
+    than [storage]: the model and prices that cost reports read)."""
+    shown = _display_path(path, cwd)
+    return _read_toml(path, shown), shown
 
 
 def _read_toml(path: Path, shown: str) -> dict[str, Any]:

@@ -20,6 +20,9 @@ ROWS = {
     "jobs": 11,
     "runs": 18,
     "messages": None,  # checked below: one row per message per checkpoint
+    "step_costs": 30,
+    "run_costs": 18,
+    "job_costs": 11,
     "job_files": 11,
     "checkpoints": 30,
     "run_settings": 18,

@@ -14,7 +14,19 @@ def test_bare_command_shows_the_help() -> None:
 
 
 @pytest.mark.parametrize(
-    "command", [[], ["jobs"], ["info"], ["query"], ["queries"], ["sync"], ["export"], ["demo"]]
+    "command",
+    [
+        [],
+        ["jobs"],
+        ["info"],
+        ["query"],
+        ["queries"],
+        ["sync"],
+        ["export"],
+        ["demo"],
+        ["cost"],
+        ["search"],
+    ],
 )
 def test_every_command_has_help(command: list[str]) -> None:
     result = run_cli("log", *command, "--help")

@@ -1,0 +1,1 @@
+"""Full-text search over everything agents said and saw (see index.py)."""

@@ -1,0 +1,57 @@
+-- Cost totals of the steps in a time range, grouped by day, week, month, expert, model or job.
+-- One unpriced step makes its group's cost NULL; `unpriced_steps` counts them.
+-- param: by = day  day, week, month, expert, model or job
+-- param: since = NULL  steps at or after this time
+-- param: until = NULL  steps before this time
+WITH chosen AS (
+    SELECT
+        CASE $by
+            WHEN 'day' THEN strftime(event_time, '%Y-%m-%d')
+            WHEN 'week' THEN strftime(date_trunc('week', event_time), '%Y-%m-%d')
+            WHEN 'month' THEN strftime(event_time, '%Y-%m')
+            WHEN 'expert' THEN expert_key
+            WHEN 'model' THEN coalesce(model, '(unknown)')
+            WHEN 'job' THEN job_id
+        END AS grouping_key,
+        *
+    FROM step_costs
+    WHERE
+        ($since IS NULL OR event_time >= CAST($since AS TIMESTAMP))
+        AND ($until IS NULL OR event_time < CAST($until AS TIMESTAMP))
+),
+totals AS (
+    SELECT
+        grouping_key,
+        count(DISTINCT job_id) AS jobs,
+        count(*) AS steps,
+        count(*) FILTER (WHERE cost_usd IS NULL) AS unpriced_steps,
+        CAST(sum(input_tokens) AS BIGINT) AS input_tokens,
+        CAST(sum(cached_input_tokens) AS BIGINT) AS cached_input_tokens,
+        CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
+        sum(input_cost_usd) AS input_cost_usd,
+        sum(cache_read_cost_usd) AS cache_read_cost_usd,
+        sum(output_cost_usd) AS output_cost_usd,
+        sum(cost_usd) AS cost_usd,
+        count(*) FILTER (WHERE reprice_cost_usd IS NULL) AS unrepriced_steps,
+        sum(reprice_cost_usd) AS reprice_cost_usd
+    FROM chosen
+    GROUP BY grouping_key
+)
+SELECT
+    grouping_key,
+    jobs,
+    steps,
+    unpriced_steps,
+    input_tokens,
+    cached_input_tokens,
+    output_tokens,
+    round(CASE WHEN unpriced_steps = 0 THEN input_cost_usd END, 6) AS input_cost_usd,
+    round(CASE WHEN unpriced_steps = 0 THEN cache_read_cost_usd END, 6) AS cache_read_cost_usd,
+    round(CASE WHEN unpriced_steps = 0 THEN output_cost_usd END, 6) AS output_cost_usd,
+    round(CASE WHEN unpriced_steps = 0 THEN cost_usd END, 6) AS cost_usd,
+    round(CASE WHEN unrepriced_steps = 0 THEN reprice_cost_usd END, 6) AS reprice_cost_usd
+FROM totals
+ORDER BY
+    CASE WHEN $by IN ('day', 'week', 'month') THEN grouping_key END,
+    cost_usd DESC NULLS LAST,
+    grouping_key;
