@@ -649,6 +649,19 @@ def mcp_command(
     query_timeout: Annotated[
         float, typer.Option("--query-timeout", min=0.1, help="Seconds a query may run (30).")
     ] = 30.0,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=1, help="Rows per answer, at most (200).")
+    ] = 200,
+    max_cell_chars: Annotated[
+        int,
+        typer.Option(
+            "--max-cell-chars", min=100, help="Characters per value; ids are whole (2000)."
+        ),
+    ] = 2_000,
+    max_answer_chars: Annotated[
+        int,
+        typer.Option("--max-answer-chars", min=10_000, help="Characters per answer (60000)."),
+    ] = 60_000,
 ) -> None:
     """Serve the history to AI agents as MCP tools (stdio; --http for streamable HTTP)."""
     try:
@@ -658,11 +671,15 @@ def mcp_command(
             f"perstack log mcp needs the mcp extra ({missing.name} is missing): "
             "pip install 'perstack-logq[mcp]'"
         ) from None
+    from perstack_logq.mcp.bounds import Limits
     from perstack_logq.mcp.tools import ToolContext
 
     address = server.parse_http_address(http, any_host=http_any_host) if http else None
+    limits = Limits(
+        max_rows=max_rows, max_cell_chars=max_cell_chars, max_answer_chars=max_answer_chars
+    )
     with common.open() as history:
-        context = ToolContext(history, query_timeout=query_timeout)
+        context = ToolContext(history, limits, query_timeout)
         if address is None:
             server.serve_stdio(context)
         else:
