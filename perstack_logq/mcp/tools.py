@@ -234,8 +234,14 @@ def _bounded_view(
 ) -> dict[str, Any]:
     """The log view within the limits: events first, then checkpoints, get the room left."""
     cuts = Cuts()
+    view = dict(view)
+    # The events and checkpoints are paged, not thinned: each is cut on its own.
+    lists = {
+        name: [cut_value(item, limits, cuts) for item in view.pop(name)]
+        for name in ("events", "checkpoints")
+        if name in view
+    }
     view = cut_value(view, limits, cuts)
-    lists = {name: view.pop(name) for name in ("events", "checkpoints") if name in view}
     room = limits.max_answer_chars - size_of(view) - 2_000
     for name, items in lists.items():
         kept = fit_items(items, room)
