@@ -25,7 +25,7 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 from perstack_logq.demo import ensure_sample_store
 
 # Short values keep the transcript readable; the server's defaults allow far more.
-SERVER_OPTIONS = ["--no-cache", "--max-cell-chars", "160", "--max-rows", "5"]
+SERVER_OPTIONS = ["--no-cache", "--max-cell-chars", "100", "--max-rows", "5"]
 WHICH_TOOL_FAILED_MOST = """\
 SELECT skill_name, tool_name, count(*) AS failures
 FROM tool_results
@@ -50,6 +50,18 @@ def block(kind: str, text: str) -> str:
     return f"```{kind}\n{text}\n```\n"
 
 
+def compact(answer: dict[str, Any]) -> str:
+    """One line per key, and one per row or event: short enough to read, still real JSON."""
+    lines = []
+    for key, value in answer.items():
+        if isinstance(value, list) and value and isinstance(value[0], dict):
+            items = ",\n".join(f"    {json.dumps(item, ensure_ascii=False)}" for item in value)
+            lines.append(f'  "{key}": [\n{items}\n  ]')
+        else:
+            lines.append(f'  "{key}": {json.dumps(value, ensure_ascii=False)}')
+    return "{\n" + ",\n".join(lines) + "\n}"
+
+
 async def transcript(store: Path) -> str:
     out: list[str] = []
 
@@ -57,8 +69,8 @@ async def transcript(store: Path) -> str:
         result = await client.call_tool(name, arguments)
         text = "".join(getattr(part, "text", "") for part in result.content)
         out.append(f"**{why}**\n\n")
-        out.append(block("json", f"→ {name} {json.dumps(arguments)}"))
-        shown = json.dumps(json.loads(text), indent=2) if not result.is_error else text
+        out.append(block("text", f"→ {name} {json.dumps(arguments)}"))
+        shown = text if result.is_error else compact(json.loads(text))
         out.append(block("json", shown) + "\n")
         return result.structured_content
 

@@ -664,6 +664,9 @@ def mcp_command(
     ] = 60_000,
 ) -> None:
     """Serve the history to AI agents as MCP tools (stdio; --http for streamable HTTP)."""
+    from perstack_logq.mcp.options import parse_http_address
+
+    address = parse_http_address(http, any_host=http_any_host) if http else None
     try:
         from perstack_logq.mcp import server
     except ModuleNotFoundError as missing:
@@ -674,7 +677,6 @@ def mcp_command(
     from perstack_logq.mcp.bounds import Limits
     from perstack_logq.mcp.tools import ToolContext
 
-    address = server.parse_http_address(http, any_host=http_any_host) if http else None
     limits = Limits(
         max_rows=max_rows, max_cell_chars=max_cell_chars, max_answer_chars=max_answer_chars
     )

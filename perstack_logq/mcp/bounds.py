@@ -183,7 +183,8 @@ def table_answer(
     columns, rows, more = relation_rows(relation, offset, cap)
     cuts = Cuts()
     rows = [cut_value(row, limits, cuts) for row in rows]
-    answer: dict[str, Any] = {"columns": columns, "offset": offset, "rows": rows}
+    answer: dict[str, Any] = {"columns": columns, "offset": offset, "rows": []}
+    # The rest of the answer (counts, notes) fits in the 2,000 characters kept back.
     kept = fit_items(rows, limits.max_answer_chars - size_of(answer) - 2_000)
     if kept < len(rows):
         answer["rows"] = rows[:kept]

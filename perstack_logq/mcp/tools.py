@@ -234,14 +234,14 @@ def _bounded_view(
 ) -> dict[str, Any]:
     """The log view within the limits: events first, then checkpoints, get the room left."""
     cuts = Cuts()
-    view = dict(view)
+    order = list(view)
     # The events and checkpoints are paged, not thinned: each is cut on its own.
     lists = {
-        name: [cut_value(item, limits, cuts) for item in view.pop(name)]
+        name: [cut_value(item, limits, cuts) for item in view[name]]
         for name in ("events", "checkpoints")
         if name in view
     }
-    view = cut_value(view, limits, cuts)
+    view = cut_value({k: v for k, v in view.items() if k not in lists}, limits, cuts)
     room = limits.max_answer_chars - size_of(view) - 2_000
     for name, items in lists.items():
         kept = fit_items(items, room)
@@ -261,7 +261,7 @@ def _bounded_view(
             f"{how}."
         )
         lists[name] = items[:kept]
-    view.update(lists)
+    view = {key: lists[key] if key in lists else view[key] for key in order}
     notes = cuts.summary(limits)
     if notes:
         view["cut"] = notes

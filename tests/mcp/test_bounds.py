@@ -115,3 +115,28 @@ def test_the_registry_makes_a_tool_of_a_function() -> None:
         assert registered.call(None, {"text": "hi"}) == {"text": "hi"}  # type: ignore[arg-type]
     finally:
         del TOOLS["echo_for_test"]
+
+
+def test_a_table_answer_stays_within_rows_and_size() -> None:
+    import duckdb
+
+    from perstack_logq.mcp.bounds import table_answer
+
+    connection = duckdb.connect()
+    sql = "SELECT range AS n, repeat('x', 300) AS big FROM range(100)"
+    limits = Limits(max_rows=50, max_cell_chars=1_000, max_answer_chars=12_000)
+    answer = table_answer(connection.sql(sql), offset=0, limit=None, limits=limits)
+    kept = answer["returned"]
+    assert 0 < kept < 50 and answer["more"] is True
+    assert [row["n"] for row in answer["rows"]] == list(range(kept))
+    assert size_of(answer) <= 12_000
+    assert f"call again with offset={kept}" in answer["cut"][0]
+    small = "SELECT range AS n FROM range(100)"
+    answer = table_answer(connection.sql(small), offset=90, limit=None, limits=limits)
+    assert [row["n"] for row in answer["rows"]] == list(range(90, 100))
+    assert answer["more"] is False and "cut" not in answer
+    answer = table_answer(connection.sql(small), offset=10, limit=5, limits=limits)
+    assert [row["n"] for row in answer["rows"]] == list(range(10, 15)) and answer["more"]
+    answer = table_answer(connection.sql(small), offset=0, limit=None, limits=limits)
+    assert answer["returned"] == 50 and "offset=50" in answer["cut"][0]
+    assert "at most 50 rows per answer" in answer["cut"][0]

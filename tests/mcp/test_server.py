@@ -187,7 +187,7 @@ def test_show_job_equals_log_json(served: Served) -> None:
 
 def test_list_queries_equals_log_queries_json(served: Served) -> None:
     queries = answer(served, "list_queries")["queries"]
-    expected = served.cli("log", "queries", "--json")
+    expected = json.loads(run_cli("log", "queries", "--json", check=True).stdout)
     assert [(q["name"], q["answers"]) for q in queries] == [
         (q["name"], q["answers"]) for q in expected
     ]
