@@ -186,8 +186,8 @@ def table_answer(
     answer: dict[str, Any] = {"columns": columns, "offset": offset, "rows": []}
     # The rest of the answer (counts, notes) fits in the 2,000 characters kept back.
     kept = fit_items(rows, limits.max_answer_chars - size_of(answer) - 2_000)
+    answer["rows"] = rows[:kept]
     if kept < len(rows):
-        answer["rows"] = rows[:kept]
         more = True
         cuts.notes.append(
             f"Only {kept} of the {len(rows)} rows fetched fit in {limits.max_answer_chars} "
