@@ -235,17 +235,25 @@ def _bounded_view(
     """The log view within the limits: events first, then checkpoints, get the room left."""
     cuts = Cuts()
     order = list(view)
-    # The events and checkpoints are paged, not thinned: each is cut on its own.
-    lists = {
-        name: [cut_value(item, limits, cuts) for item in view[name]]
-        for name in ("events", "checkpoints")
-        if name in view
-    }
+    # The events and checkpoints are paged, not thinned: each is cut on its own, and only
+    # the cuts of those kept are counted.
+    item_cuts: dict[str, list[Cuts]] = {}
+    lists: dict[str, list[Any]] = {}
+    for name in ("events", "checkpoints"):
+        if name in view:
+            item_cuts[name] = [Cuts() for _ in view[name]]
+            lists[name] = [
+                cut_value(item, limits, counted)
+                for item, counted in zip(view[name], item_cuts[name], strict=True)
+            ]
     view = cut_value({k: v for k, v in view.items() if k not in lists}, limits, cuts)
     room = limits.max_answer_chars - size_of(view) - 2_000
     for name, items in lists.items():
         kept = fit_items(items, room)
         room -= size_of(items[:kept])
+        for counted in item_cuts[name][:kept]:
+            cuts.cells += counted.cells
+            cuts.lists += counted.lists
         if kept == len(items):
             continue
         if name == "events":

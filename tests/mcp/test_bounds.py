@@ -80,6 +80,11 @@ def test_a_job_view_too_big_keeps_events_first_and_says_how_to_page() -> None:
     assert "checkpoint=<id>" in bounded["cut"][1]
     with_context = _bounded_view(view, 0, 2, SMALL)
     assert "smaller take or context" in with_context["cut"][0]
+    long_texts = {"job": {"id": "j"}, "events": [{"id": i, "text": "z" * 50} for i in range(400)]}
+    bounded = _bounded_view(long_texts, 0, 0, SMALL)
+    kept = len(bounded["events"])
+    assert 0 < kept < 400  # only the cuts of the events kept are counted:
+    assert bounded["cut"][0].startswith(f"{kept} string value(s) longer than 10 characters")
 
 
 @pytest.fixture
