@@ -231,27 +231,22 @@ def log(
     ctx.obj = Common(config, storage, cache_dir, no_cache, concurrency, show_skipped, direct_reads)
     if ctx.invoked_subcommand is not None:
         return
-    from perstack_logq.views import filters, render
-    from perstack_logq.views.log import DEFAULT_TAKE, LogRequest, build_log
+    from perstack_logq.views import render
+    from perstack_logq.views.log import build_log, parse_log_request
 
-    # The original parses --take/--offset/--context first (as options), then --step/--filter.
-    take_value = DEFAULT_TAKE if take is None else filters.parse_non_negative_int("--take", take)
-    offset_value = 0 if offset is None else filters.parse_non_negative_int("--offset", offset)
-    context_value = 0 if context is None else filters.parse_non_negative_int("--context", context)
-    # Like the original (commander), an empty value means the option was not given.
-    request = LogRequest(
-        job=job or None,
-        run=run or None,
-        checkpoint=checkpoint or None,
-        step=filters.parse_step_filter(step) if step else None,
-        type=event_type or None,
+    request = parse_log_request(
+        job=job,
+        run=run,
+        checkpoint=checkpoint,
+        step=step,
+        type=event_type,
         errors=errors,
         tools=tools,
         delegations=delegations,
-        filter=filters.parse_filter_expression(filter_expression) if filter_expression else None,
-        take=take_value,
-        offset=offset_value,
-        context=context_value,
+        filter=filter_expression,
+        take=take,
+        offset=offset,
+        context=context,
     )
     with ctx.obj.open() as history:
         output = build_log(history.database, request)
@@ -1003,6 +998,66 @@ def search_command(
                 "event_type, kind, expert_key AS expert, snippet"
             )
         _emit(hits, chosen, output)
+
+
+# -- perstack log mcp -------------------------------------------------------------------------
+
+
+@store_command("mcp")
+def mcp_command(
+    ctx: typer.Context,
+    common: Common,
+    http: Annotated[
+        str | None,
+        typer.Option(
+            "--http",
+            help="Serve streamable HTTP on HOST:PORT (e.g. 127.0.0.1:8765) instead of stdio.",
+        ),
+    ] = None,
+    http_any_host: Annotated[
+        bool,
+        typer.Option("--http-any-host", help="Allow --http on an address other than loopback."),
+    ] = False,
+    query_timeout: Annotated[
+        float, typer.Option("--query-timeout", min=0.1, help="Seconds a query may run (30).")
+    ] = 30.0,
+    max_rows: Annotated[
+        int, typer.Option("--max-rows", min=1, help="Rows per answer, at most (200).")
+    ] = 200,
+    max_cell_chars: Annotated[
+        int,
+        typer.Option(
+            "--max-cell-chars", min=100, help="Characters per value; ids are whole (2000)."
+        ),
+    ] = 2_000,
+    max_answer_chars: Annotated[
+        int,
+        typer.Option("--max-answer-chars", min=10_000, help="Characters per answer (60000)."),
+    ] = 60_000,
+) -> None:
+    """Serve the history to AI agents as MCP tools (stdio; --http for streamable HTTP)."""
+    from perstack_logq.mcp.options import parse_http_address
+
+    address = parse_http_address(http, any_host=http_any_host) if http else None
+    try:
+        from perstack_logq.mcp import server
+    except ModuleNotFoundError as missing:
+        raise UsageError(
+            f"perstack log mcp needs the mcp extra ({missing.name} is missing): "
+            "pip install 'perstack-logq[mcp]'"
+        ) from None
+    from perstack_logq.mcp.bounds import Limits
+    from perstack_logq.mcp.tools import ToolContext
+
+    limits = Limits(
+        max_rows=max_rows, max_cell_chars=max_cell_chars, max_answer_chars=max_answer_chars
+    )
+    with common.open() as history:
+        context = ToolContext(history, limits, query_timeout)
+        if address is None:
+            server.serve_stdio(context)
+        else:
+            server.serve_http(context, *address)
 
 
 # -- entry point ------------------------------------------------------------------------------

@@ -24,6 +24,9 @@ from perstack_logq.views.filters import (
     TOOL_TYPES,
     FilterCondition,
     StepFilter,
+    parse_filter_expression,
+    parse_non_negative_int,
+    parse_step_filter,
     summarize,
 )
 from perstack_logq.views.model import LogOutput
@@ -58,6 +61,46 @@ class LogRequest:
         ):
             if value is not None:
                 validate_identifier(option, value)
+
+
+def parse_log_request(
+    *,
+    job: str | None = None,
+    run: str | None = None,
+    checkpoint: str | None = None,
+    step: str | None = None,
+    type: str | None = None,
+    errors: bool = False,
+    tools: bool = False,
+    delegations: bool = False,
+    filter: str | None = None,
+    take: str | None = None,
+    offset: str | None = None,
+    context: str | None = None,
+) -> LogRequest:
+    """A LogRequest from the options as given (text), checked as the original checks them.
+
+    The CLI and the MCP server's show_job both build their requests here.
+    """
+    # The original parses --take/--offset/--context first (as options), then --step/--filter.
+    take_value = DEFAULT_TAKE if take is None else parse_non_negative_int("--take", take)
+    offset_value = 0 if offset is None else parse_non_negative_int("--offset", offset)
+    context_value = 0 if context is None else parse_non_negative_int("--context", context)
+    # Like the original (commander), an empty value means the option was not given.
+    return LogRequest(
+        job=job or None,
+        run=run or None,
+        checkpoint=checkpoint or None,
+        step=parse_step_filter(step) if step else None,
+        type=type or None,
+        errors=errors,
+        tools=tools,
+        delegations=delegations,
+        filter=parse_filter_expression(filter) if filter else None,
+        take=take_value,
+        offset=offset_value,
+        context=context_value,
+    )
 
 
 def latest_job_id(database: Database) -> str | None:

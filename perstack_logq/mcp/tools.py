@@ -1,0 +1,364 @@
+"""The MCP server's tools: each a described JSON schema and a function over one History.
+
+The functions call the same views the CLI calls (catalog, log, render, query) and only shape
+and bound their answers (bounds.py); they import nothing of the ``mcp`` SDK, so a notebook or
+a test can call them directly. A new tool is one decorated function::
+
+    @tool("name", "What it answers and when to use it.", required=("x",), x=text_arg("..."))
+    def name(ctx: ToolContext, x: str) -> dict: ...
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import duckdb
+import orjson
+
+from perstack_logq.api import History
+from perstack_logq.errors import QueryError
+from perstack_logq.mcp.bounds import (
+    Cuts,
+    Limits,
+    cut_value,
+    fit_items,
+    plain,
+    record_times_iso,
+    size_of,
+    table_answer,
+)
+
+DEFAULT_QUERY_TIMEOUT = 30.0
+
+ToolFunction = Callable[..., dict[str, Any]]
+
+
+@dataclass
+class ToolContext:
+    """What every tool call gets: the open history, the answer limits, the query timeout."""
+
+    history: History
+    limits: Limits = field(default_factory=Limits)
+    query_timeout: float = DEFAULT_QUERY_TIMEOUT
+
+
+@dataclass(frozen=True)
+class Tool:
+    name: str
+    description: str
+    input_schema: dict[str, Any]
+    function: ToolFunction
+
+    def call(self, ctx: ToolContext, arguments: dict[str, Any]) -> dict[str, Any]:
+        return self.function(ctx, **arguments)
+
+
+TOOLS: dict[str, Tool] = {}
+
+
+def tool(
+    name: str,
+    description: str,
+    /,
+    *,
+    required: tuple[str, ...] = (),
+    **properties: dict[str, Any],
+) -> Callable[[ToolFunction], ToolFunction]:
+    """Register a tool: its arguments are the JSON-schema ``properties`` given here."""
+
+    def register(function: ToolFunction) -> ToolFunction:
+        schema = {
+            "type": "object",
+            "properties": properties,
+            "required": list(required),
+            "additionalProperties": False,
+        }
+        TOOLS[name] = Tool(name, description, schema, function)
+        return function
+
+    return register
+
+
+def text_arg(description: str, **more: Any) -> dict[str, Any]:
+    return {"type": "string", "description": description, **more}
+
+
+def int_arg(description: str, **more: Any) -> dict[str, Any]:
+    return {"type": "integer", "description": description, **more}
+
+
+def flag_arg(description: str) -> dict[str, Any]:
+    return {"type": "boolean", "description": description, "default": False}
+
+
+OFFSET = int_arg("Rows to skip, to page through a long answer (default 0).", minimum=0)
+LIMIT = int_arg("At most this many rows (the server caps every answer).", minimum=1)
+
+
+@contextmanager
+def query_timeout(connection: duckdb.DuckDBPyConnection, seconds: float) -> Iterator[None]:
+    """Interrupt the connection's query after ``seconds``; the error says it was the timeout."""
+    fired = threading.Event()
+
+    def interrupt() -> None:
+        fired.set()
+        connection.interrupt()
+
+    timer = threading.Timer(seconds, interrupt)
+    timer.start()
+    try:
+        yield
+    except (duckdb.Error, QueryError) as error:
+        if fired.is_set():
+            raise QueryError(
+                f"Query stopped after {seconds:g} s (the server's --query-timeout): "
+                "narrow it with WHERE or LIMIT"
+            ) from error
+        raise
+    finally:
+        timer.cancel()
+
+
+# -- the tools ------------------------------------------------------------------------------
+
+
+@tool(
+    "store_info",
+    "Which store this server reads (type, location) and what it holds: counts of jobs, runs, "
+    "checkpoints, events and files, total bytes, the oldest and newest job. Start here.",
+)
+def store_info(ctx: ToolContext) -> dict[str, Any]:
+    from perstack_logq.views.catalog import store_info as info
+
+    return plain(info(ctx.history.database))
+
+
+@tool(
+    "list_jobs",
+    "The store's jobs, newest first: job_id, status, coordinator expert, steps, tokens, "
+    "started_at/finished_at (ISO 8601 UTC), duration. Filter by status (completed, "
+    "stoppedByError, running, ...), expert, and start time.",
+    status=text_arg("Only jobs with this status, e.g. completed or stoppedByError."),
+    expert=text_arg("Only jobs whose coordinator expert key is this."),
+    since=text_arg("Started at or after: a date (2026-11-01), a UTC time, or 30m/12h/7d/2w ago."),
+    until=text_arg("Started before: same forms as since."),
+    limit=LIMIT,
+    offset=OFFSET,
+)
+def list_jobs(
+    ctx: ToolContext,
+    status: str | None = None,
+    expert: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> dict[str, Any]:
+    from perstack_logq.views import catalog
+
+    job_filter = catalog.JobFilter(
+        status=status,
+        expert=expert,
+        since=catalog.parse_time_bound("since", since) if since else None,
+        until=catalog.parse_time_bound("until", until) if until else None,
+        limit=limit + offset if limit is not None else None,
+    )
+    relation = catalog.list_jobs(ctx.history.database, job_filter)
+    return table_answer(relation, offset=offset, limit=limit, limits=ctx.limits)
+
+
+@tool(
+    "show_job",
+    "One job's events, as `perstack log --json` shows them: the job, its events (filtered, "
+    "paginated), a summary, and the checkpoints when a job is named. Without job, the latest "
+    "job. Times are ISO 8601 UTC. Use errors=true to see what failed, tools=true for tool "
+    "calls and results, delegations=true for delegations; page with take and offset.",
+    job=text_arg("Job id (default: the latest job)."),
+    run=text_arg("Only this run's events."),
+    checkpoint=text_arg("Show this checkpoint's details and its run's events."),
+    step=text_arg("Step filter: 5, >5, >=5, <5, <=5 or 1-10."),
+    type=text_arg("Only events of this type, e.g. callTools, stopRunByError."),
+    errors=flag_arg("Only error-related events."),
+    tools=flag_arg("Only tool call events."),
+    delegations=flag_arg("Only delegation events."),
+    filter=text_arg('A filter expression, e.g. .type == "callTools" or .stepNumber > 3.'),
+    take=int_arg("Events to show (default 100; 0 for all, still bounded).", minimum=0),
+    offset=int_arg("Matching events to skip (default 0).", minimum=0),
+    context=int_arg("Also show N events before and after each match.", minimum=0),
+)
+def show_job(
+    ctx: ToolContext,
+    job: str | None = None,
+    run: str | None = None,
+    checkpoint: str | None = None,
+    step: str | None = None,
+    type: str | None = None,
+    errors: bool = False,
+    tools: bool = False,
+    delegations: bool = False,
+    filter: str | None = None,
+    take: int | None = None,
+    offset: int | None = None,
+    context: int | None = None,
+) -> dict[str, Any]:
+    from perstack_logq.views.log import build_log, parse_log_request
+    from perstack_logq.views.render import format_json
+
+    request = parse_log_request(
+        job=job,
+        run=run,
+        checkpoint=checkpoint,
+        step=step,
+        type=type,
+        errors=errors,
+        tools=tools,
+        delegations=delegations,
+        filter=filter,
+        take=None if take is None else str(take),
+        offset=None if offset is None else str(offset),
+        context=None if context is None else str(context),
+    )
+    output = build_log(ctx.history.database, request)
+    if output is None:
+        return {"message": "No data found"}
+    view = record_times_iso(orjson.loads(format_json(output, pretty=False)))
+    return _bounded_view(view, request.offset, request.context, ctx.limits)
+
+
+def _bounded_view(
+    view: dict[str, Any], offset: int, context_events: int, limits: Limits
+) -> dict[str, Any]:
+    """The log view within the limits: events first, then checkpoints, get the room left."""
+    cuts = Cuts()
+    order = list(view)
+    # The events and checkpoints are paged, not thinned: each is cut on its own, and only
+    # the cuts of those kept are counted.
+    item_cuts: dict[str, list[Cuts]] = {}
+    lists: dict[str, list[Any]] = {}
+    for name in ("events", "checkpoints"):
+        if name in view:
+            item_cuts[name] = [Cuts() for _ in view[name]]
+            lists[name] = [
+                cut_value(item, limits, counted)
+                for item, counted in zip(view[name], item_cuts[name], strict=True)
+            ]
+    view = cut_value({k: v for k, v in view.items() if k not in lists}, limits, cuts)
+    room = limits.max_answer_chars - size_of(view) - 2_000
+    for name, items in lists.items():
+        kept = fit_items(items, room)
+        room -= size_of(items[:kept])
+        for counted in item_cuts[name][:kept]:
+            cuts.cells += counted.cells
+            cuts.lists += counted.lists
+        if kept == len(items):
+            continue
+        if name == "events":
+            how = (
+                f"call again with offset={offset + kept} (and take={kept})"
+                if context_events == 0
+                else "call again with a smaller take or context"
+            )
+        else:
+            how = "ask for one checkpoint with checkpoint=<id>"
+        cuts.notes.append(
+            f"Only {kept} of {len(items)} {name} fit in {limits.max_answer_chars} characters: "
+            f"{how}."
+        )
+        lists[name] = items[:kept]
+    view = {key: lists[key] if key in lists else view[key] for key in order}
+    notes = cuts.summary(limits)
+    if notes:
+        view["cut"] = notes
+    return view
+
+
+@tool(
+    "list_queries",
+    "The canned queries: name, what each answers, and its parameters (required ones have no "
+    "default). Run one with run_query.",
+)
+def list_queries(ctx: ToolContext) -> dict[str, Any]:
+    from perstack_logq.views.query import canned_queries
+
+    return {
+        "queries": [
+            {
+                "name": query.name,
+                "answers": query.summary,
+                "params": [
+                    {
+                        "name": param.name,
+                        "default": param.default,
+                        "required": param.default is None,
+                        "doc": param.doc,
+                    }
+                    for param in query.params
+                ],
+            }
+            for query in canned_queries()
+        ]
+    }
+
+
+@tool(
+    "run_query",
+    "Run a canned query by name (see list_queries) with its parameters, e.g. name="
+    "tool_error_rates. Answers rows as objects, bounded; page with offset.",
+    required=("name",),
+    name=text_arg("The canned query's name."),
+    params={
+        "type": "object",
+        "description": 'Parameter values by name, as strings, e.g. {"job_id": "..."}.',
+        "additionalProperties": {"type": "string"},
+    },
+    limit=LIMIT,
+    offset=OFFSET,
+)
+def run_query(
+    ctx: ToolContext,
+    name: str,
+    params: dict[str, str] | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+) -> dict[str, Any]:
+    from perstack_logq.views.query import bind_canned
+
+    query, bound = bind_canned(name, params or {})
+    return _sql_answer(ctx, query.text, bound, limit, offset)
+
+
+@tool(
+    "query",
+    "One read-only SQL statement (DuckDB dialect) over the tables and views described by the "
+    "resource perstack-logq://schema (jobs, runs, events, tool_calls, tool_results, steps, "
+    "checkpoints, messages, ...). No writes, no files, no network. Answers rows as objects, "
+    "bounded; page with offset, and say when rows were cut.",
+    required=("sql",),
+    sql=text_arg("The SQL: one SELECT (WITH ... SELECT, EXPLAIN) statement."),
+    limit=LIMIT,
+    offset=OFFSET,
+)
+def query(ctx: ToolContext, sql: str, limit: int | None = None, offset: int = 0) -> dict[str, Any]:
+    return _sql_answer(ctx, sql, None, limit, offset)
+
+
+def _sql_answer(
+    ctx: ToolContext,
+    sql: str,
+    params: dict[str, str | None] | None,
+    limit: int | None,
+    offset: int,
+) -> dict[str, Any]:
+    from perstack_logq.engine.sandbox import check_read_only
+    from perstack_logq.views.query import query_errors, run_user_sql
+
+    database = ctx.history.database
+    check_read_only(database.connection, sql)  # refused before anything is read
+    ctx.history.sync()
+    with query_timeout(database.connection, ctx.query_timeout), query_errors():
+        relation = run_user_sql(database, sql, params)
+        return table_answer(relation, offset=offset, limit=limit, limits=ctx.limits)
