@@ -9,14 +9,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from perstack_logq.api import History, connect
+    from perstack_logq.api import History, connect, sample_store
 
 __version__ = "0.1.0"
-__all__ = ["History", "__version__", "connect"]
+__all__ = ["History", "__version__", "connect", "sample_store"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("connect", "History"):
+    if name in ("connect", "History", "sample_store"):
         from perstack_logq import api
 
         return getattr(api, name)

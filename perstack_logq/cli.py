@@ -66,6 +66,14 @@ ConcurrencyOpt = Annotated[
     int | None,
     typer.Option("--concurrency", min=1, max=256, help="Parallel reads for S3/R2 (default 32)."),
 ]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        help="URL of the S3-compatible server (MinIO, LocalStack, ...) of an s3:// store; "
+        "AWS_ENDPOINT_URL works too.",
+    ),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
 ShowSkippedOpt = Annotated[
     bool,
@@ -82,6 +90,7 @@ class Common:
     concurrency: int | None = None
     show_skipped: bool = False
     direct_reads: bool = False
+    endpoint: str | None = None
 
     def merged(self, **given: Any) -> Common:
         """Options given to a subcommand win over the same options given to ``log``."""
@@ -98,6 +107,7 @@ class Common:
             cache_dir=self.cache_dir,
             concurrency=self.concurrency,
             direct_reads=self.direct_reads,
+            endpoint=self.endpoint,
         )
         _end_startup_gc_pause()
         return history
@@ -128,6 +138,7 @@ _STORE_OPTIONS: dict[str, tuple[Any, Any]] = {
     "cache_dir": (CacheDirOpt, None),
     "no_cache": (NoCacheOpt, False),
     "concurrency": (ConcurrencyOpt, None),
+    "endpoint": (EndpointOpt, None),
     "show_skipped": (ShowSkippedOpt, False),
     "debug": (DebugOpt, False),
 }
@@ -211,6 +222,7 @@ def log(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = None,
+    endpoint: EndpointOpt = None,
     show_skipped: ShowSkippedOpt = False,
     direct_reads: Annotated[
         bool,
@@ -221,10 +233,12 @@ def log(
     ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    ctx.obj = Common(config, storage, cache_dir, no_cache, concurrency, show_skipped, direct_reads)
+    ctx.obj = Common(
+        config, storage, cache_dir, no_cache, concurrency, show_skipped, direct_reads, endpoint
+    )
     if ctx.invoked_subcommand is not None:
         return
-    from perstack_logq.views import filters, render
+    from perstack_logq.views import filters, hints, render
     from perstack_logq.views.log import DEFAULT_TAKE, LogRequest, build_log
 
     # The original parses --take/--offset/--context first (as options), then --step/--filter.
@@ -250,17 +264,23 @@ def log(
         output = build_log(history.database, request)
         if output is None:
             print("No data found")
-            return
-        if as_json:
+        elif as_json:
             print(render.format_json(output, pretty=pretty))
         else:
             print(
                 render.format_terminal(output, verbose=verbose, messages=messages, summary=summary)
             )
-        _report_skipped(history, ctx.obj, [output.job["id"]])
+        # Stdout stays the original's; what was not found, and what exists, goes to stderr.
+        for line in hints.for_log(history.storage, history.database, request, output):
+            print(line, file=sys.stderr)
+        if output is not None:
+            _report_skipped(history, ctx.obj, [output.job["id"]])
 
 
 # -- shared output options for tabular commands -----------------------------------------------
+# Every command that prints rows takes these three options, declared as
+# `as_json: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt = None`, and writes its
+# rows with Tabular.write: one definition, the same behaviour everywhere.
 
 FormatOpt = Annotated[
     str | None,
@@ -272,27 +292,42 @@ OutputOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
 
 
-def _output_format(fmt: str | None, as_json: bool) -> Any:
+@dataclass(frozen=True)
+class Tabular:
+    """Where and how a tabular command writes its rows (--format, --json, --output)."""
+
+    format: Any  # views.output.OutputFormat
+    path: Path | None
+
+    @property
+    def is_terminal_table(self) -> bool:
+        """A table on stdout: commands may add their own lines (Storage:, hints) around it."""
+        return self.format.value == "table" and self.path is None
+
+    def write(self, relation: Any) -> None:
+        from perstack_logq.views.output import OutputFormat, write_relation
+
+        if self.path is None or self.format is OutputFormat.parquet:
+            write_relation(relation, self.format, sys.stdout, output_path=self.path)
+            return
+        with self.path.open("w", encoding="utf-8", newline="") as stream:
+            write_relation(relation, self.format, stream, width=10_000)
+
+
+def _tabular(fmt: str | None, as_json: bool, output: Path | None) -> Tabular:
     from perstack_logq.views.output import OutputFormat
 
     if as_json and fmt not in (None, "json"):
         raise UsageError(f"--json and --format {fmt} contradict each other: give one")
     chosen = "json" if as_json else (fmt or "table")
     try:
-        return OutputFormat(chosen)
+        output_format = OutputFormat(chosen)
     except ValueError:
         allowed = ", ".join(f.value for f in OutputFormat)
         raise UsageError(f"Invalid value for --format: {chosen!r} (allowed: {allowed})") from None
-
-
-def _emit(relation: Any, fmt: Any, output: Path | None) -> None:
-    from perstack_logq.views.output import OutputFormat, write_relation
-
-    if output is None or fmt is OutputFormat.parquet:
-        write_relation(relation, fmt, sys.stdout, output_path=output)
-        return
-    with output.open("w", encoding="utf-8", newline="") as stream:
-        write_relation(relation, fmt, stream, width=10_000)
+    if output_format is OutputFormat.parquet and output is None:
+        raise UsageError("--format parquet needs --output FILE")
+    return Tabular(output_format, output)
 
 
 # -- perstack log jobs / info -----------------------------------------------------------------
@@ -319,10 +354,11 @@ def jobs_command(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
-    """List the jobs of the store, newest first."""
+    """List the jobs of the store, newest first, with wall and active time (sum of steps)."""
+    from perstack_logq.views import hints
     from perstack_logq.views.catalog import JobFilter, list_jobs, parse_time_bound
 
-    chosen = _output_format(fmt, as_json)
+    tabular = _tabular(fmt, as_json, output)
     job_filter = JobFilter(
         status=status,
         expert=expert,
@@ -332,29 +368,44 @@ def jobs_command(
     )
     with common.open() as history:
         relation = list_jobs(history.database, job_filter)
-        if chosen.value == "table" and output is None:
-            _print_jobs_table(history.storage_info, relation)
+        if tabular.is_terminal_table:
+            found = _print_jobs_table(history.storage_info, relation)
         else:
-            _emit(relation, chosen, output)
+            tabular.write(relation)
+            found = True
+        if not found:
+            for line in hints.for_jobs(history.storage, status):
+                print(line, file=sys.stderr)
         _report_skipped(history, common)
 
 
-def _print_jobs_table(storage_info: Any, relation: Any) -> None:
-    from perstack_logq.views.catalog import format_duration
-    from perstack_logq.views.output import format_table
+def _print_jobs_table(storage_info: Any, relation: Any) -> bool:
+    """The jobs as a table; False when there were none."""
+    from perstack_logq.views.output import format_duration, format_table
 
-    rows = relation.fetchall()
+    columns = relation.columns
+    rows = [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
     print(f"Storage: {storage_info}")
     print()
     if not rows:
         print("No jobs found")
-        return
+        return False
     table_rows = [
-        (job_id, status, expert, steps, tokens, started, format_duration(duration))
-        for job_id, status, expert, steps, tokens, started, _, duration, _, _ in rows
+        (
+            row["job_id"],
+            "stale" if row["stale"] else row["status"],
+            row["expert"],
+            row["steps"],
+            row["total_tokens"],
+            row["started_at"],
+            format_duration(row["duration_ms"]),
+            format_duration(row["active_ms"]),
+        )
+        for row in rows
     ]
-    columns = ["job", "status", "expert", "steps", "tokens", "started (UTC)", "duration"]
-    sys.stdout.write(format_table(columns, table_rows))
+    header = ["job", "status", "expert", "steps", "tokens", "started (UTC)", "wall", "active"]
+    sys.stdout.write(format_table(header, table_rows))
+    return True
 
 
 @store_command("info")
@@ -418,7 +469,7 @@ def query_command(
     """Run SQL (read-only, sandboxed) over the whole history, or a canned query by --name."""
     from perstack_logq.views.query import bind_canned, parse_params, query_errors, run_user_sql
 
-    chosen = _output_format(fmt, as_json)
+    tabular = _tabular(fmt, as_json, output)
     if (sql is None) == (name is None):
         raise UsageError("Give either SQL or --name NAME (see `perstack log queries`)")
     params: dict[str, str | None] | None = None
@@ -429,41 +480,23 @@ def query_command(
         raise UsageError("--param goes with --name (bind values into a canned query)")
     with common.open() as history:
         if not no_sync:
-            history.sync(progress=_progress_printer(chosen.value))
+            history.sync(progress=_progress_printer(tabular.format.value))
         _report_skipped(history, common)
         relation = run_user_sql(history.database, sql, params)
         with query_errors():
-            _emit(relation, chosen, output)
+            tabular.write(relation)
 
 
 @log_app.command("queries")
-def queries_command(as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
+def queries_command(
+    as_json: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt = None
+) -> None:
     """List the canned queries: name, what each answers, its parameters."""
-    import orjson
+    from perstack_logq.views.output import rows_relation
+    from perstack_logq.views.query import CATALOG_COLUMNS, query_catalog
 
-    from perstack_logq.views.output import format_table
-    from perstack_logq.views.query import canned_queries
-
-    chosen = _output_format(fmt, as_json)
-    rows = [
-        (
-            query.name,
-            query.summary,
-            ", ".join(
-                f"{p.name}" + ("" if p.default is None else f"={p.default}") for p in query.params
-            ),
-        )
-        for query in canned_queries()
-    ]
-    if chosen.value == "json":
-        print(
-            orjson.dumps(
-                [dict(zip(("name", "answers", "params"), r, strict=True)) for r in rows],
-                option=orjson.OPT_INDENT_2,
-            ).decode()
-        )
-    else:
-        sys.stdout.write(format_table(["name", "answers", "params"], rows))
+    tabular = _tabular(fmt, as_json, output)
+    tabular.write(rows_relation(CATALOG_COLUMNS, query_catalog()))
 
 
 @store_command("sync")
@@ -509,7 +542,7 @@ def _progress_printer(output_format: str) -> Any:
 def demo_command(
     directory: Annotated[
         Path, typer.Option("--directory", help="Where the sample store goes.")
-    ] = Path("perstack-demo"),
+    ] = Path("perstack"),
     jobs: Annotated[int, typer.Option("--jobs", min=1, help="Jobs in the sample store.")] = 24,
     seed: Annotated[int, typer.Option("--seed", help="Same seed, same store.")] = 7,
 ) -> None:

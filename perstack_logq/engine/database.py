@@ -30,7 +30,7 @@ from perstack_logq.storage.layout import KeyKind, parse_key
 
 # Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
 # (it holds only data derived from the store).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _LISTING_SCHEMA = pa.schema(
     [
@@ -282,6 +282,8 @@ class Database:
                     progress(state)
         finally:
             writer.close()
+        if report.read:
+            con.execute(sql_file("sync", "30_checkpoint_errors").text)
         con.execute("DROP TABLE IF EXISTS _sync_pending")
         con.execute("DROP TABLE IF EXISTS _sync_stale")
         con.execute("DROP TABLE IF EXISTS _sync_listing")

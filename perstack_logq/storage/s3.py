@@ -64,7 +64,7 @@ _BODY_RETRY_MAX_DELAY = 5.0
 # Codes that concern the whole store even when one GET meets them.
 _STORE_WIDE_CODES = {"NoSuchBucket", "AllAccessDisabled"} | _INVALID_CREDENTIALS
 _STORE_WIDE_CODES |= _EXPIRED_CREDENTIALS
-_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\"]+)")
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 
 
 class SecretSettings(dict[str, Any]):
@@ -142,7 +142,17 @@ class ObjectStoreStorage(Storage):
     # --- Storage ----------------------------------------------------------------------------
 
     def get_storage_info(self) -> StorageInfo:
-        return StorageInfo(self.storage_type, self.location)
+        return StorageInfo(self.storage_type, self.location, self.custom_endpoint)
+
+    @property
+    def custom_endpoint(self) -> str | None:
+        """The server's URL when it is not AWS's own S3 (perstack.toml, --endpoint or
+        AWS_ENDPOINT_URL): shown beside the location, since the bucket name alone is ambiguous."""
+        if self.storage_type != "s3":
+            return None
+        url = self._client.meta.endpoint_url
+        host = urlsplit(url).hostname or ""
+        return None if host.endswith(".amazonaws.com") else url
 
     def check(self) -> None:
         """One cheap request, so that a wrong bucket or credentials fail before any work."""
