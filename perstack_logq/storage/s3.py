@@ -450,6 +450,32 @@ class R2Storage(ObjectStoreStorage):
         )
 
 
+def failure_reason(exc: Exception) -> str:
+    """Why an S3 request failed, in a few words, for messages that name their own target
+    (an export's output): the reasons a read of the store gives, without its store hints."""
+    if isinstance(exc, boto_errors.ClientError):
+        code = _error_code(exc)
+        if code == "NoSuchBucket":
+            return "the bucket does not exist (NoSuchBucket)"
+        if code in _INVALID_CREDENTIALS:
+            return f"invalid credentials ({code})"
+        if code in _EXPIRED_CREDENTIALS:
+            return f"the credentials have expired ({code}); refresh them and retry"
+        if code in ("AccessDenied", "AllAccessDisabled", "403"):
+            return f"access denied ({code}): the credentials in use may not list or write it"
+        message = exc.response.get("Error", {}).get("Message") or "no message"
+        return f"{code}: {message}"
+    if isinstance(exc, boto_errors.NoCredentialsError):
+        return "no credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+    if isinstance(exc, boto_errors.ConnectionError | boto_errors.HTTPClientError):
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url", "")
+        url = urlsplit(endpoint)
+        where = f" {url.scheme}://{url.netloc}" if url.netloc else ""
+        return f"cannot reach endpoint{where}: {_short_reason(exc)}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _error_code(exc: boto_errors.ClientError) -> str:
     error = exc.response.get("Error", {})
     status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
