@@ -354,7 +354,7 @@ def jobs_command(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
-    """List the jobs of the store, newest first, with wall and active time (sum of steps)."""
+    """List the jobs of the store, newest first, with wall and active time (steps running)."""
     from perstack_logq.views import hints
     from perstack_logq.views.catalog import JobFilter, list_jobs, parse_time_bound
 

@@ -5,7 +5,7 @@
 -- param: until = NULL  only jobs started before this UTC time
 -- param: limit = NULL  at most this many jobs
 -- duration_ms is wall time (start to finish, or to the latest event while running), active_ms
--- the sum of the job's steps: the difference is time spent waiting, e.g. for a user's answer.
+-- the time the job's steps ran: the difference is time spent waiting, e.g. for a user's answer.
 SELECT
     job_id,
     status,

@@ -2,7 +2,8 @@
 -- job's checkpoints and events (spec §4): startedAt = earliest event, finishedAt = latest
 -- event once the job has ended, status from the last checkpoint. Wall time (duration_ms) runs
 -- from the start to the finish, or to the latest event while running, and so includes the time
--- a job waited for a user's answer; active time (active_ms) is the sum of its steps. A job is
+-- a job waited for a user's answer; active time (active_ms) is the time its steps ran (parallel
+-- delegates' steps counted once). A job is
 -- stale when it is still `running` but has had no event for more than an hour.
 CREATE OR REPLACE VIEW jobs AS
 WITH job_ids AS (
@@ -25,9 +26,37 @@ event_facts AS (
     FROM events
     GROUP BY job_id
 ),
-step_facts AS (
-    SELECT job_id, CAST(sum(duration_ms) AS BIGINT) AS active_ms
+step_spans AS (
+    -- Active time counts each moment once: delegates run in parallel, and the sum of their
+    -- steps would exceed the wall time. Overlapping steps merge into islands of work.
+    SELECT
+        job_id,
+        epoch_ms(started_at) AS start_ms,
+        epoch_ms(finished_at) AS end_ms,
+        max(epoch_ms(finished_at)) OVER (
+            PARTITION BY job_id
+            ORDER BY started_at, finished_at
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS end_before_ms
     FROM steps
+    WHERE started_at IS NOT NULL AND finished_at >= started_at
+),
+step_islands AS (
+    SELECT
+        job_id,
+        start_ms,
+        end_ms,
+        sum(CASE WHEN end_before_ms IS NULL OR start_ms > end_before_ms THEN 1 ELSE 0 END)
+            OVER (PARTITION BY job_id ORDER BY start_ms, end_ms) AS island
+    FROM step_spans
+),
+step_facts AS (
+    SELECT job_id, CAST(sum(island_ms) AS BIGINT) AS active_ms
+    FROM (
+        SELECT job_id, max(end_ms) - min(start_ms) AS island_ms
+        FROM step_islands
+        GROUP BY job_id, island
+    )
     GROUP BY job_id
 ),
 last_errors AS (
