@@ -9,15 +9,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from perstack_logq.api import Dataset, History, connect, connect_dataset
+    from perstack_logq.api import Dataset, History, connect, connect_dataset, sample_store
     from perstack_logq.distributed.dask_export import export_on_dask
 
 __version__ = "0.1.0"
-__all__ = ["Dataset", "History", "__version__", "connect", "connect_dataset", "export_on_dask"]
+__all__ = [
+    "Dataset",
+    "History",
+    "__version__",
+    "connect",
+    "connect_dataset",
+    "export_on_dask",
+    "sample_store",
+]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("connect", "History", "connect_dataset", "Dataset"):
+    if name in ("connect", "History", "connect_dataset", "Dataset", "sample_store"):
         from perstack_logq import api
 
         return getattr(api, name)

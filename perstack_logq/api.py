@@ -5,10 +5,13 @@ history = perstack_logq.connect()                # perstack.toml / ./perstack, a
 history = perstack_logq.connect("s3://bucket/perstack/")
 history.sql("select type, count(*) from events group by all").pl()
 history.tool_calls                               # a Polars DataFrame
+history.queries()                                # the canned queries, with their parameters
+history.query("tool_error_rates", since="7d").pl()
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,10 +19,11 @@ from typing import TYPE_CHECKING, Any
 
 import duckdb
 
-from perstack_logq.config import StorageConfig, load_storage_config
+from perstack_logq.config import R2Config, S3Config, StorageConfig, load_storage_config
 from perstack_logq.decode.schema import TABLES_BY_NAME
 from perstack_logq.engine.cache import open_database
 from perstack_logq.engine.database import Database, ProgressCallback, SyncReport
+from perstack_logq.errors import UsageError
 from perstack_logq.storage.base import Storage, StorageInfo
 from perstack_logq.storage.factory import create_storage_from_config
 
@@ -142,6 +146,26 @@ class History:
         request = CostRequest(CostGrouping(by), since, until, breakdown, limit)
         return cost_report(self.database, settings, request)
 
+    def query(self, name: str, **params: Any) -> duckdb.DuckDBPyRelation:
+        """A canned query (``queries()`` lists them) as a relation, like ``sql``.
+
+        Parameters as in ``perstack log query --name NAME --param key=value``: times take
+        ``7d``, ``12h``, a date or a ``datetime``; a bad value raises UsageError naming it.
+        """
+        from perstack_logq.views.query import bind_canned
+
+        given = {key: str(value) for key, value in params.items() if value is not None}
+        query, bound = bind_canned(name, given, option="{name}")
+        return self.sql(query.text, bound)
+
+    def queries(self) -> polars.DataFrame:
+        """The canned queries: name, what each answers, its parameters and their defaults."""
+        import polars
+
+        from perstack_logq.views.query import CATALOG_COLUMNS, query_catalog
+
+        return polars.DataFrame(query_catalog(), schema=list(CATALOG_COLUMNS), orient="row")
+
     def table(self, name: str) -> polars.DataFrame:
         if name not in TABLES:
             raise KeyError(f"no table {name!r}; tables: {', '.join(TABLES)}")
@@ -175,6 +199,13 @@ class History:
         self.ensure_synced()
         request = SearchRequest(text, job, expert, type, since, until, limit)
         return run_search(self.database, request)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *TABLES})
+
+    def __repr__(self) -> str:
+        cache = f"cache {self.database.path}" if self.database.path else "no cache"
+        return f"<History of {self.storage_info}, {cache}; tables: {', '.join(TABLES)}>"
 
     def report(
         self,
@@ -218,17 +249,52 @@ def open_storage(
     config: Path | None = None,
     cwd: Path | None = None,
     concurrency: int | None = None,
+    endpoint: str | None = None,
 ) -> Storage:
-    """The store chosen like the CLI chooses it: a location, perstack.toml, or ./perstack."""
+    """The store chosen like the CLI chooses it: a location, perstack.toml, or ./perstack.
+
+    ``endpoint`` names the S3-compatible server of an ``s3://`` (or ``r2://``) store.
+    """
     if isinstance(location, os.PathLike):
         location = os.fspath(location)
     if isinstance(location, str) or location is None:
         storage_config = load_storage_config(config_path=config, storage=location, cwd=cwd)
     else:
         storage_config = location
+    if endpoint is not None:
+        storage_config = with_endpoint(storage_config, endpoint)
     storage = create_storage_from_config(storage_config, concurrency=concurrency)
     storage.check()
     return storage
+
+
+def sample_store(directory: str | os.PathLike[str], *, jobs: int = 24, seed: int = 7) -> Path:
+    """A generated store to try things on (``perstack log demo``'s): made once, then reused.
+
+    Seeded, so the same ``jobs`` and ``seed`` give the same store; never written into a store
+    it did not make. Returns the directory, ready for ``connect``.
+    """
+    from perstack_logq.demo import ensure_sample_store
+
+    path = Path(directory)
+    ensure_sample_store(path, jobs=jobs, seed=seed)
+    return path.resolve()
+
+
+def with_endpoint(storage_config: StorageConfig, endpoint: str) -> StorageConfig:
+    """The S3/R2 store reached through ``endpoint`` (``--endpoint``): an S3-compatible server
+    such as MinIO, LocalStack or Ceph, addressed path-style as those servers expect."""
+    if not endpoint.startswith(("http://", "https://")) or "@" in endpoint:
+        raise UsageError(
+            f"Invalid value for --endpoint: {endpoint!r} (use a URL such as "
+            "http://127.0.0.1:9000, without credentials)"
+        )
+    url = endpoint.rstrip("/")
+    if isinstance(storage_config, S3Config):
+        return dataclasses.replace(storage_config, endpoint=url, force_path_style=True)
+    if isinstance(storage_config, R2Config):
+        return dataclasses.replace(storage_config, endpoint=url)
+    raise UsageError("--endpoint applies to s3:// and r2:// stores, not to a directory")
 
 
 def connect(
@@ -242,6 +308,7 @@ def connect(
     concurrency: int | None = None,
     direct_reads: bool = False,
     query_timeout: float | None = None,
+    endpoint: str | None = None,
 ) -> History:
     """Open a store's history.
 
@@ -250,10 +317,13 @@ def connect(
     With ``cache`` (the default) the decoded tables persist under the user's cache directory and
     only new or changed objects are read next time; ``sync=False`` answers from the cache as is.
     ``direct_reads`` fetches S3/R2 objects with DuckDB's httpfs instead of boto3 (the same
-    tables; slower than boto3 in bench/README.md, so off by default).
+    tables; slower than boto3 in bench/README.md, so off by default). ``endpoint`` is the URL
+    of an S3-compatible server for an ``s3://`` location (``AWS_ENDPOINT_URL`` works too).
     ``query_timeout``: seconds after which a query of ``sql()``/``table()`` is stopped.
     """
-    storage = open_storage(location, config=config, cwd=cwd, concurrency=concurrency)
+    storage = open_storage(
+        location, config=config, cwd=cwd, concurrency=concurrency, endpoint=endpoint
+    )
     database = open_database(
         storage, use_cache=cache, cache_dir=cache_dir, direct_reads=direct_reads
     )

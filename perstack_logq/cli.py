@@ -71,6 +71,14 @@ ConcurrencyOpt = Annotated[
     int | None,
     typer.Option("--concurrency", min=1, max=256, help="Parallel reads for S3/R2 (default 32)."),
 ]
+EndpointOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--endpoint",
+        help="URL of the S3-compatible server (MinIO, LocalStack, ...) of an s3:// store; "
+        "AWS_ENDPOINT_URL works too.",
+    ),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
 ShowSkippedOpt = Annotated[
     bool,
@@ -87,6 +95,7 @@ class Common:
     concurrency: int | None = None
     show_skipped: bool = False
     direct_reads: bool = False
+    endpoint: str | None = None
 
     def merged(self, **given: Any) -> Common:
         """Options given to a subcommand win over the same options given to ``log``."""
@@ -103,6 +112,7 @@ class Common:
             cache_dir=self.cache_dir,
             concurrency=self.concurrency,
             direct_reads=self.direct_reads,
+            endpoint=self.endpoint,
         )
         _end_startup_gc_pause()
         return history
@@ -133,6 +143,7 @@ _STORE_OPTIONS: dict[str, tuple[Any, Any]] = {
     "cache_dir": (CacheDirOpt, None),
     "no_cache": (NoCacheOpt, False),
     "concurrency": (ConcurrencyOpt, None),
+    "endpoint": (EndpointOpt, None),
     "show_skipped": (ShowSkippedOpt, False),
     "debug": (DebugOpt, False),
 }
@@ -218,6 +229,7 @@ def log(
     cache_dir: CacheDirOpt = None,
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = None,
+    endpoint: EndpointOpt = None,
     show_skipped: ShowSkippedOpt = False,
     direct_reads: Annotated[
         bool,
@@ -228,10 +240,12 @@ def log(
     ] = False,
     debug: DebugOpt = False,
 ) -> None:
-    ctx.obj = Common(config, storage, cache_dir, no_cache, concurrency, show_skipped, direct_reads)
+    ctx.obj = Common(
+        config, storage, cache_dir, no_cache, concurrency, show_skipped, direct_reads, endpoint
+    )
     if ctx.invoked_subcommand is not None:
         return
-    from perstack_logq.views import render
+    from perstack_logq.views import hints, render
     from perstack_logq.views.log import build_log, parse_log_request
 
     request = parse_log_request(
@@ -252,17 +266,23 @@ def log(
         output = build_log(history.database, request)
         if output is None:
             print("No data found")
-            return
-        if as_json:
+        elif as_json:
             print(render.format_json(output, pretty=pretty))
         else:
             print(
                 render.format_terminal(output, verbose=verbose, messages=messages, summary=summary)
             )
-        _report_skipped(history, ctx.obj, [output.job["id"]])
+        # Stdout stays the original's; what was not found, and what exists, goes to stderr.
+        for line in hints.for_log(history.storage, history.database, request, output):
+            print(line, file=sys.stderr)
+        if output is not None:
+            _report_skipped(history, ctx.obj, [output.job["id"]])
 
 
 # -- shared output options for tabular commands -----------------------------------------------
+# Every command that prints rows takes these three options, declared as
+# `as_json: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt = None`, and writes its
+# rows with Tabular.write: one definition, the same behaviour everywhere.
 
 FormatOpt = Annotated[
     str | None,
@@ -274,34 +294,52 @@ OutputOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
 
 
-def _output_format(fmt: str | None, as_json: bool) -> Any:
+@dataclass(frozen=True)
+class Tabular:
+    """Where and how a tabular command writes its rows (--format, --json, --output)."""
+
+    format: Any  # views.output.OutputFormat
+    path: Path | None
+
+    @property
+    def is_terminal_table(self) -> bool:
+        """A table on stdout: commands may add their own lines (Storage:, hints) around it."""
+        return self.format.value == "table" and self.path is None
+
+    def write(self, relation: Any, storage: Any = None) -> None:
+        """Write the rows; an --output inside ``storage`` (the store read) is refused."""
+        from perstack_logq.views.output import OutputFormat, refuse_output_in_store, write_relation
+
+        if self.path is None:
+            write_relation(relation, self.format, sys.stdout)
+            return
+        refuse_output_in_store(self.path, storage)
+        try:
+            if self.format is OutputFormat.parquet:
+                write_relation(relation, self.format, sys.stdout, output_path=self.path)
+                return
+            with self.path.open("w", encoding="utf-8", newline="") as stream:
+                write_relation(relation, self.format, stream, width=10_000)
+        except OSError as error:
+            raise UsageError(
+                f"Cannot write --output {self.path}: {error.strerror or error}"
+            ) from None
+
+
+def _tabular(fmt: str | None, as_json: bool, output: Path | None) -> Tabular:
     from perstack_logq.views.output import OutputFormat
 
     if as_json and fmt not in (None, "json"):
         raise UsageError(f"--json and --format {fmt} contradict each other: give one")
     chosen = "json" if as_json else (fmt or "table")
     try:
-        return OutputFormat(chosen)
+        output_format = OutputFormat(chosen)
     except ValueError:
         allowed = ", ".join(f.value for f in OutputFormat)
         raise UsageError(f"Invalid value for --format: {chosen!r} (allowed: {allowed})") from None
-
-
-def _emit(relation: Any, fmt: Any, output: Path | None, storage: Any = None) -> None:
-    from perstack_logq.views.output import OutputFormat, refuse_output_in_store, write_relation
-
-    if output is None:
-        write_relation(relation, fmt, sys.stdout)
-        return
-    refuse_output_in_store(output, storage)
-    try:
-        if fmt is OutputFormat.parquet:
-            write_relation(relation, fmt, sys.stdout, output_path=output)
-            return
-        with output.open("w", encoding="utf-8", newline="") as stream:
-            write_relation(relation, fmt, stream, width=10_000)
-    except OSError as error:
-        raise UsageError(f"Cannot write --output {output}: {error.strerror or error}") from None
+    if output_format is OutputFormat.parquet and output is None:
+        raise UsageError("--format parquet needs --output FILE")
+    return Tabular(output_format, output)
 
 
 # -- perstack log jobs / info -----------------------------------------------------------------
@@ -328,10 +366,11 @@ def jobs_command(
     fmt: FormatOpt = None,
     output: OutputOpt = None,
 ) -> None:
-    """List the jobs of the store, newest first."""
+    """List the jobs of the store, newest first, with wall and active time (steps running)."""
+    from perstack_logq.views import hints
     from perstack_logq.views.catalog import JobFilter, list_jobs, parse_time_bound
 
-    chosen = _output_format(fmt, as_json)
+    tabular = _tabular(fmt, as_json, output)
     job_filter = JobFilter(
         status=status,
         expert=expert,
@@ -341,29 +380,44 @@ def jobs_command(
     )
     with common.open() as history:
         relation = list_jobs(history.database, job_filter)
-        if chosen.value == "table" and output is None:
-            _print_jobs_table(history.storage_info, relation)
+        if tabular.is_terminal_table:
+            found = _print_jobs_table(history.storage_info, relation)
         else:
-            _emit(relation, chosen, output, history.storage)
+            tabular.write(relation, history.storage)
+            found = True
+        if not found:
+            for line in hints.for_jobs(history.storage, status):
+                print(line, file=sys.stderr)
         _report_skipped(history, common)
 
 
-def _print_jobs_table(storage_info: Any, relation: Any) -> None:
-    from perstack_logq.views.catalog import format_duration
-    from perstack_logq.views.output import format_table
+def _print_jobs_table(storage_info: Any, relation: Any) -> bool:
+    """The jobs as a table; False when there were none."""
+    from perstack_logq.views.output import format_duration, format_table
 
-    rows = relation.fetchall()
+    columns = relation.columns
+    rows = [dict(zip(columns, row, strict=True)) for row in relation.fetchall()]
     print(f"Storage: {storage_info}")
     print()
     if not rows:
         print("No jobs found")
-        return
+        return False
     table_rows = [
-        (job_id, status, expert, steps, tokens, started, format_duration(duration))
-        for job_id, status, expert, steps, tokens, started, _, duration, _, _ in rows
+        (
+            row["job_id"],
+            "stale" if row["stale"] else row["status"],
+            row["expert"],
+            row["steps"],
+            row["total_tokens"],
+            row["started_at"],
+            format_duration(row["duration_ms"]),
+            format_duration(row["active_ms"]),
+        )
+        for row in rows
     ]
-    columns = ["job", "status", "expert", "steps", "tokens", "started (UTC)", "duration"]
-    sys.stdout.write(format_table(columns, table_rows))
+    header = ["job", "status", "expert", "steps", "tokens", "started (UTC)", "wall", "active"]
+    sys.stdout.write(format_table(header, table_rows))
+    return True
 
 
 @store_command("info")
@@ -455,7 +509,7 @@ def query_command(
         run_with_limits,
     )
 
-    chosen = _output_format(fmt, as_json)
+    tabular = _tabular(fmt, as_json, output)
     if (sql is None) == (name is None):
         raise UsageError("Give either SQL or --name NAME (see `perstack log queries`)")
     params: dict[str, str | None] | None = None
@@ -473,7 +527,7 @@ def query_command(
             def answer_from_dataset() -> None:
                 relation = run_user_sql(dataset_database, sql, params)
                 with query_errors():
-                    _emit(relation, chosen, output)
+                    tabular.write(relation)
 
             run_with_limits(dataset_database.connection, answer_from_dataset, timeout)
         finally:
@@ -483,7 +537,7 @@ def query_command(
 
     with common.open() as history:
         if not no_sync:
-            history.sync(progress=_progress_printer(chosen.value))
+            history.sync(progress=_progress_printer(tabular.format.value))
         _report_skipped(history, common)
         if mentions_costs(sql):
             history.price()
@@ -491,39 +545,21 @@ def query_command(
         def answer() -> None:
             relation = run_user_sql(history.database, sql, params)
             with query_errors():
-                _emit(relation, chosen, output, history.storage)
+                tabular.write(relation, history.storage)
 
         run_with_limits(history.database.connection, answer, timeout)
 
 
 @log_app.command("queries")
-def queries_command(as_json: JsonOpt = False, fmt: FormatOpt = None) -> None:
+def queries_command(
+    as_json: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt = None
+) -> None:
     """List the canned queries: name, what each answers, its parameters."""
-    import orjson
+    from perstack_logq.views.output import rows_relation
+    from perstack_logq.views.query import CATALOG_COLUMNS, query_catalog
 
-    from perstack_logq.views.output import format_table
-    from perstack_logq.views.query import canned_queries
-
-    chosen = _output_format(fmt, as_json)
-    rows = [
-        (
-            query.name,
-            query.summary,
-            ", ".join(
-                f"{p.name}" + ("" if p.default is None else f"={p.default}") for p in query.params
-            ),
-        )
-        for query in canned_queries()
-    ]
-    if chosen.value == "json":
-        print(
-            orjson.dumps(
-                [dict(zip(("name", "answers", "params"), r, strict=True)) for r in rows],
-                option=orjson.OPT_INDENT_2,
-            ).decode()
-        )
-    else:
-        sys.stdout.write(format_table(["name", "answers", "params"], rows))
+    tabular = _tabular(fmt, as_json, output)
+    tabular.write(rows_relation(CATALOG_COLUMNS, query_catalog()))
 
 
 @store_command("sync")
@@ -569,7 +605,7 @@ def _progress_printer(output_format: str) -> Any:
 def demo_command(
     directory: Annotated[
         Path, typer.Option("--directory", help="Where the sample store goes.")
-    ] = Path("perstack-demo"),
+    ] = Path("perstack"),
     jobs: Annotated[
         int, typer.Option("--jobs", min=1, max=100_000, help="Jobs in the sample store.")
     ] = 24,
@@ -909,7 +945,7 @@ def cost_command(
     from perstack_logq.cost.report import CostGrouping, CostRequest, cost_report
     from perstack_logq.views.catalog import parse_time_bound
 
-    chosen = _output_format(fmt, as_json)
+    tabular = _tabular(fmt, as_json, output)
     try:
         grouping = CostGrouping(by)
     except ValueError:
@@ -930,8 +966,8 @@ def cost_command(
         for line in pricing_warnings(report.pricing, settings):
             logging.getLogger("perstack_logq").warning(line)
         _report_skipped(history, common)
-        _emit(report.relation, chosen, output)
-        if chosen.value == "table" and output is None:
+        tabular.write(report.relation, history.storage)
+        if tabular.is_terminal_table:
             total = (
                 "unknown (unpriced steps)"
                 if report.total_usd is None
@@ -978,7 +1014,7 @@ def search_command(
     from perstack_logq.search.query import SearchRequest, search
     from perstack_logq.views.catalog import parse_time_bound
 
-    chosen = _output_format(fmt, as_json)
+    tabular = _tabular(fmt, as_json, output)
     request = SearchRequest(
         text=text,
         job=job,
@@ -989,15 +1025,15 @@ def search_command(
         limit=limit,
     )
     with common.open() as history:
-        history.sync(progress=_progress_printer(chosen.value))
+        history.sync(progress=_progress_printer(tabular.format.value))
         hits = search(history.database, request)
         _report_skipped(history, common)
-        if chosen.value == "table" and output is None:
+        if tabular.is_terminal_table:
             hits = hits.project(
                 "job_id AS job, run_id AS run, step_number AS step, event_time AS time, "
                 "event_type, kind, expert_key AS expert, snippet"
             )
-        _emit(hits, chosen, output)
+        tabular.write(hits, history.storage)
 
 
 # -- perstack log mcp -------------------------------------------------------------------------

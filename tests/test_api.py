@@ -15,6 +15,7 @@ from support.moto_server import DUMMY_KEY_ID, DUMMY_SECRET, REGION
 from perstack_logq.api import TABLES, VIEWS, History, connect
 from perstack_logq.config import R2Config
 from perstack_logq.decode.schema import TABLES_BY_NAME
+from perstack_logq.errors import UsageError
 
 ROWS = {
     "jobs": 11,
@@ -157,3 +158,34 @@ def test_sync_reports_what_it_read() -> None:
         assert report.unreadable == []
         again = history.sync()
         assert again.read == 0
+
+
+# -- canned queries, repr and dir: the API without internals ----------------------------------
+
+
+def test_canned_queries_run_from_the_api() -> None:
+    with connect(str(FIXTURE_STORE), cache=False) as history:
+        catalog = history.queries()
+        assert catalog.columns == ["name", "answers", "params"]
+        assert "tool_error_rates" in catalog["name"].to_list()
+        everything = history.query("tool_error_rates").pl()
+        assert everything.height > 0
+        # The reference store was written days ago: nothing in the last hour, all since 2020.
+        assert history.query("tool_error_rates", since="1h").pl().height == 0
+        assert history.query("tool_error_rates", since="5200w").pl().equals(everything)
+        assert history.query("tool_error_rates", since="2020-01-01").pl().equals(everything)
+        assert history.query("slowest_steps", limit=2).pl().height == 2
+        with pytest.raises(UsageError, match=r"^Invalid value for since: 'soon'"):
+            history.query("tool_error_rates", since="soon")
+        with pytest.raises(UsageError, match=r"^Invalid value for limit: '0'"):
+            history.query("slowest_steps", limit=0)
+
+
+def test_history_says_what_it_is_and_lists_its_tables() -> None:
+    with connect(str(FIXTURE_STORE), cache=False, sync=False) as history:
+        text = repr(history)
+        assert text.startswith(f"<History of filesystem {FIXTURE_STORE}, no cache; tables: jobs")
+        listed = dir(history)
+        for table in TABLES:
+            assert table in listed
+        assert {"query", "queries", "sql"} <= set(listed)

@@ -51,3 +51,14 @@ def test_architecture_doc_names_every_module() -> None:
         if module.name in {"__init__.py", "__main__.py"}:
             continue
         assert module.name in doc, f"docs/architecture.md does not mention {module.name}"
+
+
+def test_what_the_readme_calls_works_after_the_install_it_shows() -> None:
+    # .df() needs pandas, which the plain install does not bring: the README names the extra.
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    assert re.search(r"^pandas = \[", pyproject, re.MULTILINE)
+    if ".df()" in README:
+        assert "perstack-logq[pandas]" in README
+    # The examples read ./perstack, where the demo writes (tests/test_readme_examples.py runs them).
+    assert "Generated sample store /tmp/readme/perstack (" in README
+    assert ". .venv/bin/activate" in README

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import nbformat
@@ -11,10 +12,33 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "explore.ipynb"
 
 
+def _code() -> list[str]:
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    return [cell.source for cell in notebook.cells if cell.cell_type == "code"]
+
+
+def test_notebook_uses_only_the_public_api() -> None:
+    for source in _code():
+        assert not re.search(r"^\s*(from|import)\s+perstack_logq\.", source, re.MULTILINE), source
+        assert "perstack_logq._" not in source
+        # connect() as a user calls it: the cache on, in its usual place.
+        assert "cache=False" not in source and "cache_dir" not in source
+
+
+def test_every_plot_has_a_legend() -> None:
+    plots = [source for source in _code() if "plt.subplots(" in source]
+    assert len(plots) >= 3
+    for source in plots:
+        assert source.count("plt.subplots(") == source.count(".legend("), source
+
+
 def test_explore_notebook_runs_headless(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The notebook generates its sample store under the temporary directory: keep it here.
+    # The notebook generates its sample store under the temporary directory: keep it here,
+    # and its cache (the user's cache path, as connect() picks it) too.
     monkeypatch.setenv("TMPDIR", str(tmp_path))
     monkeypatch.setenv("MPLBACKEND", "Agg")
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PERSTACK_LOGQ_CACHE_DIR", str(cache))
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     for cell in notebook.cells:
         if cell.cell_type == "code":
@@ -33,5 +57,7 @@ def test_explore_notebook_runs_headless(tmp_path: Path, monkeypatch: pytest.Monk
     assert not [out for out in outputs if out.output_type == "error"]
     images = [out for out in outputs if "image/png" in out.get("data", {})]
     assert len(images) >= 3
-    # The sample store went into the temporary directory, nowhere else.
+    # The sample store went into the temporary directory, nowhere else; its tables were
+    # cached where the user's cache lives.
     assert list(tmp_path.glob("perstack-explore-*/perstack/jobs"))
+    assert list(cache.rglob("*.duckdb"))

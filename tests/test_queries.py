@@ -363,3 +363,35 @@ def test_cli_usage_errors_are_one_line_with_exit_code_2(args: list[str], message
     assert done.stdout == ""
     assert done.stderr.startswith("Error: ") and done.stderr.count("\n") == 1, done.stderr
     assert message in done.stderr
+
+
+def test_time_params_take_what_jobs_since_takes_and_bad_values_name_the_parameter() -> None:
+    base = [str(PERSTACK), "log", "query", "--storage", str(FIXTURE_STORE), "--no-cache"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [*base, *args], capture_output=True, text=True, timeout=120, env=dict(os.environ)
+        )
+
+    recent = run("--name", "tool_error_rates", "--param", "since=1h", "--format", "json")
+    assert recent.returncode == 0, recent.stderr
+    assert json.loads(recent.stdout) == []  # the reference store was written days ago
+    spans = run("--name", "tool_error_rates", "--param", "since=5200w", "--format", "json")
+    dated = run("--name", "tool_error_rates", "--param", "since=2020-01-01", "--format", "json")
+    assert dated.returncode == 0 and json.loads(dated.stdout)
+    assert json.loads(spans.stdout) == json.loads(dated.stdout)
+    for param, expected in (
+        ("since=yesterday", "Error: Invalid value for --param since: 'yesterday' (use a date"),
+        ("until=2026-13-01", "Error: Invalid value for --param until: '2026-13-01' (use a date"),
+        ("limit=abc", "Error: Invalid value for --param limit: 'abc' (use a whole number >= 1)"),
+    ):
+        name = "jobs_overview"
+        result = run("--name", name, "--param", param)
+        assert result.returncode == 2
+        assert result.stderr.startswith(expected), result.stderr
+        assert result.stderr.count("\n") == 1
+    bucket = run("--name", "errors_over_time", "--param", "bucket=fortnight")
+    assert (bucket.returncode, bucket.stderr) == (
+        2,
+        "Error: Invalid value for --param bucket: 'fortnight' (allowed: hour, day, week, month)\n",
+    )

@@ -282,6 +282,8 @@ class Database:
                     progress(state)
         finally:
             writer.close()
+        if report.read:
+            con.execute(sql_file("sync", "30_checkpoint_errors").text)
         con.execute("DROP TABLE IF EXISTS _sync_pending")
         con.execute("DROP TABLE IF EXISTS _sync_stale")
         con.execute("DROP TABLE IF EXISTS _sync_listing")

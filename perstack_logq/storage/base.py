@@ -23,9 +23,11 @@ class StorageInfo:
 
     type: str  # "filesystem" | "s3" | "r2"
     location: str  # "/abs/path", "s3://bucket/prefix/", "r2://account/bucket/prefix/"
+    endpoint: str | None = None  # an S3-compatible server's URL (None for AWS itself)
 
     def __str__(self) -> str:
-        return f"{self.type} {self.location}"
+        where = f"{self.type} {self.location}"
+        return f"{where} (endpoint {self.endpoint})" if self.endpoint else where
 
 
 class ObjectInfo(NamedTuple):

@@ -64,7 +64,7 @@ _BODY_RETRY_MAX_DELAY = 5.0
 # Codes that concern the whole store even when one GET meets them.
 _STORE_WIDE_CODES = {"NoSuchBucket", "AllAccessDisabled"} | _INVALID_CREDENTIALS
 _STORE_WIDE_CODES |= _EXPIRED_CREDENTIALS
-_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\"]+)")
+_ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
 
 
 class SecretSettings(dict[str, Any]):
@@ -153,7 +153,17 @@ class ObjectStoreStorage(Storage):
     # --- Storage ----------------------------------------------------------------------------
 
     def get_storage_info(self) -> StorageInfo:
-        return StorageInfo(self.storage_type, self.location)
+        return StorageInfo(self.storage_type, self.location, self.custom_endpoint)
+
+    @property
+    def custom_endpoint(self) -> str | None:
+        """The server's URL when it is not AWS's own S3 (perstack.toml, --endpoint or
+        AWS_ENDPOINT_URL): shown beside the location, since the bucket name alone is ambiguous."""
+        if self.storage_type != "s3":
+            return None
+        url = self._client.meta.endpoint_url
+        host = urlsplit(url).hostname or ""
+        return None if host.endswith(".amazonaws.com") else url
 
     def check(self) -> None:
         """One cheap request, so that a wrong bucket or credentials fail before any work."""
@@ -453,6 +463,32 @@ class R2Storage(ObjectStoreStorage):
                 "response_checksum_validation": "when_required",
             },
         )
+
+
+def failure_reason(exc: Exception) -> str:
+    """Why an S3 request failed, in a few words, for messages that name their own target
+    (an export's output): the reasons a read of the store gives, without its store hints."""
+    if isinstance(exc, boto_errors.ClientError):
+        code = _error_code(exc)
+        if code == "NoSuchBucket":
+            return "the bucket does not exist (NoSuchBucket)"
+        if code in _INVALID_CREDENTIALS:
+            return f"invalid credentials ({code})"
+        if code in _EXPIRED_CREDENTIALS:
+            return f"the credentials have expired ({code}); refresh them and retry"
+        if code in ("AccessDenied", "AllAccessDisabled", "403"):
+            return f"access denied ({code}): the credentials in use may not list or write it"
+        message = exc.response.get("Error", {}).get("Message") or "no message"
+        return f"{code}: {message}"
+    if isinstance(exc, boto_errors.NoCredentialsError):
+        return "no credentials found (set AWS_PROFILE or AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"
+    if isinstance(exc, boto_errors.ConnectionError | boto_errors.HTTPClientError):
+        endpoint = getattr(exc, "kwargs", {}).get("endpoint_url", "")
+        url = urlsplit(endpoint)
+        where = f" {url.scheme}://{url.netloc}" if url.netloc else ""
+        return f"cannot reach endpoint{where}: {_short_reason(exc)}"
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _error_code(exc: boto_errors.ClientError) -> str:

@@ -76,16 +76,3 @@ def store_info(database: Database) -> dict[str, Any]:
     info = database.storage.get_storage_info()
     facts = dict(zip(relation.columns, row, strict=True))
     return {"storage": {"type": info.type, "location": info.location}, **facts}
-
-
-def format_duration(ms: int | None) -> str:
-    if ms is None:
-        return ""
-    seconds = ms // 1000
-    if seconds < 60:
-        return f"{ms / 1000:.1f}s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes}m{seconds:02d}s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours}h{minutes:02d}m"

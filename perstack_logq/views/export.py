@@ -11,7 +11,8 @@ Rows come from the query tables of docs/schema.md (same columns and types), writ
 not repeated inside the files: ``event_date`` (the event's UTC date) for events, steps,
 tool_calls and tool_results; ``run_date`` (first event of the run) for runs; ``job_date`` (the
 job's start date) for jobs, checkpoints, run_settings, messages and job_files. ``--partition-by
-job_date`` uses the job's start date for every table, ``none`` writes no partitions.
+job_date`` uses the job's start date for every table, ``none`` writes no partitions and one
+file per table (per shard): all its jobs are one batch, rewritten whole by ``--incremental``.
 
 Safety: every file is staged under a temporary name (``.tmp`` suffix, under ``_tmp/`` locally,
 in a local temporary directory for S3/R2), then renamed (uploaded) into place, and the shard's
@@ -379,8 +380,10 @@ class _ObjectStoreTarget(_Target):
         self.storage.close()
 
     def _error(self, what: str, exc: Exception) -> StorageError:
-        message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return StorageError(f"Cannot {what} {self.location}: {message}")
+        # The same short reasons as a read of the store gives (no botocore reprs or URLs).
+        from perstack_logq.storage.s3 import failure_reason
+
+        return StorageError(f"Cannot {what} {self.location}: {failure_reason(exc)}")
 
 
 def _open_target(options: ExportOptions) -> _Target:
@@ -551,6 +554,8 @@ def _prepare_jobs(
         "since": options.since,
         "until": options.until,
         "incremental": options.incremental,
+        # Without partitions a table is one file (per shard): its rows are one batch.
+        "single_batch": options.partition_by is PartitionMode.none,
     }
     for name in ("10_jobs", "20_selected", "30_touched", "40_write_set"):
         _run_sql_file(con, name, values)

@@ -31,6 +31,8 @@ FETCH_BATCH = 2_048
 _NOT_IN_PARQUET = frozenset({"INTERVAL", "UNION"})
 TABLE_ROW_LIMIT = 1_000
 _ELLIPSIS = "…"
+# A free-text column is never narrowed below this, so what is left of it still reads.
+_MIN_TEXT_WIDTH = 16
 
 
 class OutputFormat(StrEnum):
@@ -48,7 +50,7 @@ def _default(value: Any) -> Any:
     if isinstance(value, decimal.Decimal):
         return float(value)
     if isinstance(value, dt.timedelta):
-        return format_interval(value)
+        return _iso_duration(value)
     if isinstance(value, uuid.UUID):
         return str(value)
     if isinstance(value, bytes):
@@ -89,6 +91,23 @@ def _float_text(value: float) -> str:
     if value in (float("inf"), float("-inf")):
         return "infinity" if value > 0 else "-infinity"
     return str(value)
+
+
+def rows_relation(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> duckdb.DuckDBPyRelation:
+    """Rows computed in Python (not by a query) as a relation, so they go out through
+    ``write_relation`` in every format like any query result."""
+    import pyarrow as pa
+
+    table = pa.table({name: pa.array([row[i] for row in rows]) for i, name in enumerate(columns)})
+    return duckdb.connect().from_arrow(table)
+
+
+def _iso_duration(value: dt.timedelta) -> str:
+    """ISO 8601 (``P3DT2040.5S``): what JSON readers parse, not Python's ``3 days, 0:34:00``."""
+    sign = "-" if value < dt.timedelta(0) else ""
+    value = abs(value)
+    seconds = f"{value.seconds}.{value.microseconds:06d}".rstrip("0").rstrip(".")
+    return f"{sign}P{value.days}DT{seconds}S"
 
 
 def _rows(relation: duckdb.DuckDBPyRelation) -> Iterator[tuple[Any, ...]]:
@@ -277,18 +296,28 @@ def _write_parquet(relation: duckdb.DuckDBPyRelation, path: Path) -> int:
 def format_table(
     columns: Sequence[str], rows: Sequence[Sequence[Any]], *, width: int | None = None
 ) -> str:
-    """A plain-text table; on a terminal it fits the width, the widest columns giving way first.
+    """A plain-text table; on a terminal it fits the width without cutting what users copy.
 
-    Piped or redirected output is never cut: a script reading it wants every character.
+    Only free-text columns (some value is a string with a space in it: messages, queries,
+    summaries) give way, widest first, down to ``_MIN_TEXT_WIDTH``; ids, names, numbers and
+    times are never cut. When the table still does not fit, each row becomes a record of
+    ``column | value`` lines instead (like psql's ``\\x``), every value whole. Piped or
+    redirected output is never cut: a script reading it wants every character.
     """
     if width is None:
-        width = shutil.get_terminal_size().columns if sys.stdout.isatty() else 1_000_000
+        width = terminal_width()
     texts = [[cell_text(v).replace("\n", "⏎") for v in row] for row in rows]
     widths = [max([len(name), *(len(row[i]) for row in texts)]) for i, name in enumerate(columns)]
+    free_text = [
+        any(isinstance(row[i], str) and " " in row[i] for row in rows) for i in range(len(columns))
+    ]
     separator = "  "
-    budget = max(width - len(separator) * (len(columns) - 1), len(columns) * 4)
-    while sum(widths) > budget and max(widths) > 4:
-        widest = widths.index(max(widths))
+    budget = width - len(separator) * (len(columns) - 1)
+    while sum(widths) > budget:
+        shrinkable = [i for i, w in enumerate(widths) if free_text[i] and w > _MIN_TEXT_WIDTH]
+        if not shrinkable:
+            return format_records(columns, rows)
+        widest = max(shrinkable, key=lambda i: widths[i])
         widths[widest] -= 1
 
     def fit(text: str, size: int) -> str:
@@ -306,3 +335,37 @@ def format_table(
     for line in lines:
         out.write(line.rstrip() + "\n")
     return out.getvalue()
+
+
+def format_records(columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    """Each row as a block of ``column | value`` lines, values whole (psql's expanded mode)."""
+    label_width = max((len(name) for name in columns), default=0)
+    out = io.StringIO()
+    for number, row in enumerate(rows, start=1):
+        out.write(f"-[ RECORD {number} ]" + "-" * max(label_width - 8, 4) + "\n")
+        for name, value in zip(columns, row, strict=True):
+            text = cell_text(value).replace("\n", "⏎")
+            out.write(f"{name.ljust(label_width)} | {text}".rstrip() + "\n")
+    return out.getvalue()
+
+
+def terminal_width() -> int:
+    """The terminal's width (``COLUMNS`` wins, as for every Unix tool); unlimited when stdout
+    is not a terminal."""
+    if not sys.stdout.isatty():
+        return 1_000_000
+    return shutil.get_terminal_size().columns
+
+
+def format_duration(ms: float | None) -> str:
+    """``1.3s``, ``1m21s``, ``36h44m``: a span as people read it (empty for null)."""
+    if ms is None:
+        return ""
+    sign, ms = ("-", -ms) if ms < 0 else ("", ms)
+    if ms < 60_000:
+        return f"{sign}{ms / 1000:.1f}s"
+    minutes, seconds = divmod(int(ms // 1000), 60)
+    if minutes < 60:
+        return f"{sign}{minutes}m{seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{sign}{hours}h{minutes:02d}m"

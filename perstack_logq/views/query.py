@@ -14,6 +14,7 @@ from perstack_logq.engine.database import Database
 from perstack_logq.engine.sandbox import check_read_only, lock_down, one_line
 from perstack_logq.engine.sqlfiles import SqlFile, sql_file, sql_folder
 from perstack_logq.errors import QueryError, UsageError
+from perstack_logq.views.catalog import parse_time_bound
 
 QUERY_FOLDER = "queries"
 DEFAULT_TIMEOUT = 300.0  # seconds, for `perstack log query`
@@ -38,8 +39,59 @@ def parse_params(pairs: list[str]) -> dict[str, str]:
     return params
 
 
-def bind_canned(name: str, given: Mapping[str, str]) -> tuple[SqlFile, dict[str, str | None]]:
-    """A canned query and its parameters, defaults filled in, unknown or missing refused."""
+CATALOG_COLUMNS = ("name", "answers", "params")
+# Parameters are named alike across the canned queries, and mean the same in each: their
+# values are checked here, so a typo is a usage error naming the parameter, not a DuckDB
+# conversion error from deep inside the query.
+_TIME_PARAMS = frozenset({"since", "until"})
+_COUNT_PARAMS = frozenset({"limit"})
+_CHOICES = {
+    "bucket": ("hour", "day", "week", "month"),
+    "reason": ("max_steps", "error", "interactive"),
+}
+
+
+def query_catalog() -> list[tuple[str, str, str]]:
+    """One row per canned query: its name, what it answers, its parameters (``=default``)."""
+    return [
+        (
+            query.name,
+            query.summary,
+            ", ".join(
+                param.name + ("" if param.default is None else f"={param.default}")
+                for param in query.params
+            ),
+        )
+        for query in canned_queries()
+    ]
+
+
+def check_param(name: str, value: str, option: str) -> str:
+    """A parameter value as the query binds it; a bad one raises UsageError naming ``option``.
+
+    Times (``since``, ``until``) take what ``jobs --since`` takes: ``7d``, ``12h``, a date, a
+    UTC time.
+    """
+    if name in _TIME_PARAMS:
+        return parse_time_bound(option, value).isoformat(sep=" ")
+    if name in _COUNT_PARAMS:
+        if not value.strip().isdigit() or int(value) < 1:
+            raise UsageError(f"Invalid value for {option}: {value!r} (use a whole number >= 1)")
+        return value.strip()
+    if name in _CHOICES and value not in _CHOICES[name]:
+        allowed = ", ".join(_CHOICES[name])
+        raise UsageError(f"Invalid value for {option}: {value!r} (allowed: {allowed})")
+    return value
+
+
+def bind_canned(
+    name: str, given: Mapping[str, str], option: str = "--param {name}"
+) -> tuple[SqlFile, dict[str, str | None]]:
+    """A canned query and its parameters, defaults filled in, unknown or missing refused.
+
+    ``option`` says how an error names a parameter (the CLI's ``--param since``, the API's
+    ``since=``).
+    """
     query = sql_file(QUERY_FOLDER, name)
     declared = {param.name: param for param in query.params}
     unknown = sorted(set(given) - set(declared))
@@ -51,7 +103,8 @@ def bind_canned(name: str, given: Mapping[str, str]) -> tuple[SqlFile, dict[str,
     bound: dict[str, str | None] = {}
     for param in query.params:
         if param.name in given:
-            bound[param.name] = given[param.name]
+            label = option.format(name=param.name)
+            bound[param.name] = check_param(param.name, given[param.name], label)
         elif param.default is None:
             raise UsageError(f"Query {name!r} needs --param {param.name}=... ({param.doc})")
         else:

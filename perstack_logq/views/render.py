@@ -242,7 +242,7 @@ def format_terminal(output: LogOutput, *, verbose: bool, messages: bool, summary
     lines: list[str] = []
     if output.is_latest_job:
         lines += ["(showing latest job)", ""]
-    lines += [f"Storage: {output.storage.type} {output.storage.location}", ""]
+    lines += [f"Storage: {output.storage}", ""]
     lines += [*_job_header(output.job), ""]
     if output.checkpoint is not None:
         lines += _checkpoint_header(output.checkpoint)

@@ -6,6 +6,7 @@
 -- param: shard_count = 1  how many shards
 -- param: since  jobs started at or after (naive UTC; NULL: no bound)
 -- param: until  jobs started before (naive UTC; NULL: no bound)
+-- param: single_batch = false  every job in one batch, "all" (--partition-by none: one file)
 CREATE OR REPLACE TEMP TABLE _export_jobs AS
 WITH fingerprints AS (
     SELECT
@@ -18,7 +19,10 @@ SELECT
     j.job_id,
     j.status,
     CAST(j.started_at AS DATE) AS job_date,
-    coalesce(strftime(j.started_at, '%Y%m%d'), 'undated') AS batch,
+    CASE
+        WHEN $single_batch THEN 'all'
+        ELSE coalesce(strftime(j.started_at, '%Y%m%d'), 'undated')
+    END AS batch,
     f.fingerprint,
     ($since IS NULL OR j.started_at >= $since) AND ($until IS NULL OR j.started_at < $until)
         AS in_scope

@@ -1,4 +1,4 @@
--- Slowest steps: duration of each step of each run, from its event timestamps, longest first
+-- Slowest steps: each step's duration from its recorded start and finish (else its events' span)
 -- param: limit = 20  how many steps
 -- param: job_id = NULL  only steps of this job
 -- param: expert = NULL  only steps run by this expert key

@@ -1,5 +1,7 @@
 -- runs: every run of every job. A run is a runs/{runId}/ directory (spec §4), so runs come
 -- from event files and run settings, never only from run settings as in the original.
+-- A run is stale when it is still `running` but has had no event for more than an hour: the
+-- process that ran it most likely died (a live step streams events much more often).
 CREATE OR REPLACE VIEW runs AS
 WITH run_ids AS (
     SELECT job_id, run_id FROM events
@@ -31,11 +33,25 @@ start_events AS (
     WHERE type = 'startRun'
     GROUP BY job_id, run_id
 ),
+errors AS (
+    -- The runtime writes a run's error only in its stopRunByError event.
+    SELECT
+        job_id,
+        run_id,
+        arg_max(record ->> '$.error.name', timestamp_ms) AS error_name,
+        arg_max(record ->> '$.error.message', timestamp_ms) AS error_message,
+        arg_max(CAST(record -> '$.error.isRetryable' AS BOOLEAN), timestamp_ms)
+            AS error_is_retryable
+    FROM events
+    WHERE type = 'stopRunByError'
+    GROUP BY job_id, run_id
+),
 step_usage AS (
     SELECT
         job_id,
         run_id,
         count(*) AS step_count,
+        CAST(sum(duration_ms) AS BIGINT) AS active_ms,
         CAST(sum(input_tokens) AS BIGINT) AS input_tokens,
         CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
         CAST(sum(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
@@ -59,9 +75,24 @@ SELECT
         ELSE 'running'
     END AS status,
     e.last_event_type,
+    x.error_name,
+    x.error_message,
+    x.error_is_retryable,
     make_timestamp_ms(e.first_event_ms) AS started_at,
     make_timestamp_ms(e.last_event_ms) AS last_event_at,
     e.last_event_ms - e.first_event_ms AS duration_ms,
+    u.active_ms,
+    coalesce(
+        e.last_event_type NOT IN (
+            'completeRun',
+            'stopRunByError',
+            'stopRunByExceededMaxSteps',
+            'stopRunByInteractiveTool',
+            'stopRunByDelegate'
+        )
+        AND e.last_event_ms < epoch_ms(get_current_timestamp()) - 3600000,
+        false
+    ) AS is_stale,
     coalesce(e.event_count, 0) AS event_count,
     e.first_step,
     e.last_step,
@@ -81,4 +112,5 @@ FROM run_ids AS r
 LEFT JOIN event_facts AS e USING (job_id, run_id)
 LEFT JOIN run_settings AS s USING (job_id, run_id)
 LEFT JOIN start_events AS st USING (job_id, run_id)
+LEFT JOIN errors AS x USING (job_id, run_id)
 LEFT JOIN step_usage AS u USING (job_id, run_id);

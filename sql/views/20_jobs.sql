@@ -1,6 +1,10 @@
 -- jobs: every job of the store. From job.json where it exists; otherwise derived from the
 -- job's checkpoints and events (spec §4): startedAt = earliest event, finishedAt = latest
--- event once the job has ended, status from the last checkpoint.
+-- event once the job has ended, status from the last checkpoint. Wall time (duration_ms) runs
+-- from the start to the finish, or to the latest event while running, and so includes the time
+-- a job waited for a user's answer; active time (active_ms) is the time its steps ran (parallel
+-- delegates' steps counted once). A job is
+-- stale when it is still `running` but has had no event for more than an hour.
 CREATE OR REPLACE VIEW jobs AS
 WITH job_ids AS (
     SELECT job_id FROM job_files
@@ -20,6 +24,51 @@ event_facts AS (
         arg_min(expert_key, (timestamp_ms, file_name)) AS first_expert_key,
         arg_max(type, (timestamp_ms, file_name)) AS last_event_type
     FROM events
+    GROUP BY job_id
+),
+step_spans AS (
+    -- Active time counts each moment once: delegates run in parallel, and the sum of their
+    -- steps would exceed the wall time. Overlapping steps merge into islands of work.
+    SELECT
+        job_id,
+        epoch_ms(started_at) AS start_ms,
+        epoch_ms(finished_at) AS end_ms,
+        max(epoch_ms(finished_at)) OVER (
+            PARTITION BY job_id
+            ORDER BY started_at, finished_at
+            ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+        ) AS end_before_ms
+    FROM steps
+    WHERE started_at IS NOT NULL AND finished_at >= started_at
+),
+step_islands AS (
+    SELECT
+        job_id,
+        start_ms,
+        end_ms,
+        sum(CASE WHEN end_before_ms IS NULL OR start_ms > end_before_ms THEN 1 ELSE 0 END)
+            OVER (PARTITION BY job_id ORDER BY start_ms, end_ms) AS island
+    FROM step_spans
+),
+step_facts AS (
+    SELECT job_id, CAST(sum(island_ms) AS BIGINT) AS active_ms
+    FROM (
+        SELECT job_id, max(end_ms) - min(start_ms) AS island_ms
+        FROM step_islands
+        GROUP BY job_id, island
+    )
+    GROUP BY job_id
+),
+last_errors AS (
+    -- The runtime writes an error only in the stopRunByError event of the run it stopped.
+    SELECT
+        job_id,
+        arg_max(record ->> '$.error.name', (timestamp_ms, file_name)) AS error_name,
+        arg_max(record ->> '$.error.message', (timestamp_ms, file_name)) AS error_message,
+        arg_max(CAST(record -> '$.error.isRetryable' AS BOOLEAN), (timestamp_ms, file_name))
+            AS error_is_retryable
+    FROM events
+    WHERE type = 'stopRunByError'
     GROUP BY job_id
 ),
 checkpoint_facts AS (
@@ -95,10 +144,35 @@ SELECT
         WHEN f.job_id IS NOT NULL THEN f.finished_at
         WHEN d.status <> 'running' THEN make_timestamp_ms(d.last_event_ms)
     END AS finished_at,
+    make_timestamp_ms(d.last_event_ms) AS last_event_at,
+    coalesce(
+        epoch_ms(
+            CASE
+                WHEN f.job_id IS NOT NULL THEN f.finished_at
+                WHEN d.status <> 'running' THEN make_timestamp_ms(d.last_event_ms)
+            END
+        ),
+        d.last_event_ms
+    ) - CASE WHEN f.job_id IS NULL THEN d.first_event_ms ELSE epoch_ms(f.started_at) END
+        AS duration_ms,
+    s.active_ms,
+    coalesce(
+        coalesce(f.status, d.status) = 'running'
+        AND d.last_event_ms < epoch_ms(get_current_timestamp()) - 3600000,
+        false
+    ) AS is_stale,
+    CASE WHEN coalesce(f.status, d.status) = 'stoppedByError' THEN x.error_name END
+        AS error_name,
+    CASE WHEN coalesce(f.status, d.status) = 'stoppedByError' THEN x.error_message END
+        AS error_message,
+    CASE WHEN coalesce(f.status, d.status) = 'stoppedByError' THEN x.error_is_retryable END
+        AS error_is_retryable,
     d.run_count,
     d.checkpoint_count,
     d.event_count,
     f.job_id IS NOT NULL AS has_job_file,
     f.record
 FROM derived AS d
-LEFT JOIN job_files AS f USING (job_id);
+LEFT JOIN job_files AS f USING (job_id)
+LEFT JOIN step_facts AS s USING (job_id)
+LEFT JOIN last_errors AS x USING (job_id);

@@ -30,7 +30,8 @@ def fixture_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
             "forcePathStyle = true\n",
         )
         env = {"AWS_ACCESS_KEY_ID": DUMMY_KEY_ID, "AWS_SECRET_ACCESS_KEY": DUMMY_SECRET}
-        line = f"Storage: s3 s3://{FIXTURE_BUCKET}/{FIXTURE_PREFIX}"
+        # An S3-compatible server: the Storage line names it.
+        line = f"Storage: s3 s3://{FIXTURE_BUCKET}/{FIXTURE_PREFIX} (endpoint {endpoint})"
     else:
         config = write_config(
             tmp_path,

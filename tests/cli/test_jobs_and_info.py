@@ -77,7 +77,7 @@ def test_jobs_table_output(store: tuple[Path, GenerationReport]) -> None:
     lines = result.stdout.splitlines()
     assert lines[0] == f"Storage: filesystem {root}"
     assert lines[2].split() == [
-        "job", "status", "expert", "steps", "tokens", "started", "(UTC)", "duration"
+        "job", "status", "expert", "steps", "tokens", "started", "(UTC)", "wall", "active"
     ]  # fmt: skip
     newest = max(report.job_facts.values(), key=lambda f: f.started_at)
     assert lines[4].startswith(newest.job_id)
@@ -104,11 +104,12 @@ def test_info_counts_the_store(store: tuple[Path, GenerationReport]) -> None:
     assert f"Events:                 {report.events:,}" in text.stdout
 
 
-def test_empty_store_says_no_data_found(tmp_path: Path) -> None:
+def test_empty_store_says_no_data_found_and_to_check_the_path(tmp_path: Path) -> None:
     (tmp_path / "jobs").mkdir()
+    hint = f"no jobs/ under {tmp_path}/: check the path\n"
     for args in ([], ["--job", "abc"], ["--json"]):
         result = run_cli("log", *args, "--storage", str(tmp_path), "--no-cache")
-        assert (result.returncode, result.stdout, result.stderr) == (0, "No data found\n", "")
+        assert (result.returncode, result.stdout, result.stderr) == (0, "No data found\n", hint)
 
 
 def test_unknown_checkpoint_is_the_original_error(store: tuple[Path, GenerationReport]) -> None:

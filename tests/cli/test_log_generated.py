@@ -185,11 +185,23 @@ def _normalise(text: str) -> str:
     return re.sub(r',\s*"storage": ?\{\s*"type": ?"[^"]*",\s*"location": ?"[^"]*"\s*\}', "", text)
 
 
-def _run(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+# The typos among the cases: stdout stays the original's, and stderr says what was not found.
+TYPO_HINTS = {
+    "run-of-latest": "no run ",
+    "unknown-run": "no run nosuchrun in job ",
+    "no-such-job": "no job nosuchjob; closest: ",
+}
+
+
+def _run(argv: list[str], capsys: pytest.CaptureFixture[str], case: str) -> str:
     code = main(["log", *argv])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    assert captured.err == ""
+    if case in TYPO_HINTS:
+        assert captured.err.startswith(TYPO_HINTS[case]), captured.err
+        assert captured.err.count("\n") == 1, captured.err
+    else:
+        assert captured.err == ""
     return captured.out
 
 
@@ -212,7 +224,7 @@ def test_complete_store_matches_the_original_semantics(
     args = _backend_args(
         backend, complete_store, moto_endpoint, tmp_path, monkeypatch, remote_cache_dir
     )
-    ours = _run([*argv, *args], capsys)
+    ours = _run([*argv, *args], capsys, name)
     assert _normalise(ours) == _normalise(expected + "\n")
 
 
@@ -232,7 +244,7 @@ def test_bare_store_snapshots(
     args = _backend_args(
         backend, bare_store, moto_endpoint, tmp_path, monkeypatch, remote_cache_dir
     )
-    ours = _normalise(_run([*_argv(bare_store, template), *args], capsys))
+    ours = _normalise(_run([*_argv(bare_store, template), *args], capsys, name))
     golden = GOLDEN_DIR / f"bare-{name}.txt"
     if UPDATE and backend == "filesystem":
         golden.parent.mkdir(exist_ok=True)

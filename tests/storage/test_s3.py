@@ -100,11 +100,15 @@ def test_per_job_listing_matches(remote: ObjectStoreStorage) -> None:
 
 
 def test_storage_info(
-    s3_storage: S3Storage, r2_storage: R2Storage, root_bucket_storage: S3Storage
+    s3_storage: S3Storage,
+    r2_storage: R2Storage,
+    root_bucket_storage: S3Storage,
+    moto_fixture_store: str,
 ) -> None:
+    # An S3-compatible server is named: the bucket alone does not say where the data is.
     assert (s3_storage.get_storage_info().type, str(s3_storage.get_storage_info())) == (
         "s3",
-        f"s3 {FIXTURE_LOCATION}",
+        f"s3 {FIXTURE_LOCATION} (endpoint {moto_fixture_store})",
     )
     assert r2_storage.get_storage_info().location == R2_LOCATION
     assert r2_storage.get_storage_info().type == "r2"
@@ -457,3 +461,31 @@ def test_duckdb_httpfs_reads_the_same_bytes(s3_storage: S3Storage, r2_storage: R
         (content,) = con.execute(query, [storage.url_for(key)]).fetchone()
         assert content == (FIXTURE_STORE / key).read_bytes()
         con.close()
+
+
+def test_aws_itself_is_not_named_but_aws_endpoint_url_is(
+    aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for variable in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_S3"):
+        monkeypatch.delenv(variable, raising=False)
+    aws = S3Storage(S3Config(bucket="b", region="eu-west-1", prefix="p/"))
+    assert str(aws.get_storage_info()) == "s3 s3://b/p/"
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    compatible = S3Storage(S3Config(bucket="b", prefix="p/"))
+    assert str(compatible.get_storage_info()) == "s3 s3://b/p/ (endpoint http://127.0.0.1:9)"
+
+
+def test_an_unknown_host_is_one_clean_line(aws_test_credentials: None) -> None:
+    storage = S3Storage(
+        S3Config(bucket="b", endpoint="http://no-such-host.invalid:9000", force_path_style=True),
+        max_attempts=1,
+        connect_timeout=5,
+    )
+    with pytest.raises(StorageError) as caught:
+        storage.check()
+    message = str(caught.value)
+    assert message.startswith(
+        "Cannot reach endpoint http://no-such-host.invalid:9000 for s3://b/: "
+    )
+    assert "\n" not in message
+    assert message.count("(") == message.count(")"), message

@@ -193,6 +193,13 @@ def test_partition_modes(synth_history: History, tmp_path: Path, mode: Partition
             assert len(parts) == 2
         else:
             assert parts[1].startswith("job_date=")
+    if mode is PartitionMode.none:
+        # No partitions: one file per table, whatever the number of dates its jobs span.
+        tables = [path.split("/")[0] for path in listed_files(out)]
+        assert sorted(tables) == sorted(set(tables))
+        assert (
+            synth_history.sql("SELECT count(DISTINCT started_at::DATE) FROM jobs").fetchone()[0] > 1
+        )
     assert_dataset_equals_tables(out, synth_history)
 
 
@@ -267,13 +274,23 @@ def test_export_to_an_r2_target_and_a_missing_bucket(
         assert report.rows_written == {"jobs": 11, "events": 145}
         download(moto_endpoint, "perstack-r2-exports", "history/", tmp_path)
         assert_dataset_equals_tables(tmp_path, history, ("jobs", "events"))
-        with pytest.raises(
-            StorageError, match=r"Cannot reach s3://no-such-bucket/x/: .*NoSuchBucket"
-        ):
+        # As clear as the same fault while reading a store: what, where, why, on one line.
+        with pytest.raises(StorageError) as caught:
             export_dataset(
                 history,
                 ExportOptions(output="s3://no-such-bucket/x", output_endpoint=moto_endpoint),
             )
+        assert str(caught.value) == (
+            "Cannot reach s3://no-such-bucket/x/: the bucket does not exist (NoSuchBucket)"
+        )
+        with pytest.raises(StorageError) as caught:
+            export_dataset(
+                history,
+                ExportOptions(output="s3://b/x", output_endpoint="http://127.0.0.1:9"),
+            )
+        assert str(caught.value) == (
+            "Cannot reach s3://b/x/: cannot reach endpoint http://127.0.0.1:9: connection refused"
+        )
 
 
 # -- repeatable -----------------------------------------------------------------------------------
