@@ -19,7 +19,9 @@ import duckdb
 from perstack_logq.config import StorageConfig, load_storage_config
 from perstack_logq.decode.schema import TABLES_BY_NAME
 from perstack_logq.engine.cache import open_database
+from perstack_logq.engine.connections import CacheDatabase
 from perstack_logq.engine.database import Database, ProgressCallback, SyncReport
+from perstack_logq.engine.sandbox import check_read_only
 from perstack_logq.storage.base import Storage, StorageInfo
 from perstack_logq.storage.factory import create_storage_from_config
 
@@ -42,12 +44,25 @@ class History:
     def storage_info(self) -> StorageInfo:
         return self.storage.get_storage_info()
 
-    def sync(self, progress: ProgressCallback | None = None, *, rescan: bool = False) -> SyncReport:
+    def sync(
+        self,
+        progress: ProgressCallback | None = None,
+        *,
+        rescan: bool = False,
+        rebuild: bool = False,
+    ) -> SyncReport:
         """Read what is new or changed in the whole store (everything, the first time).
 
         ``rescan``: stat every file of a filesystem store, not only those of directories whose
-        mtime moved (see ``Database.sync``).
+        mtime moved (see ``Database.sync``). ``rebuild``: forget everything held and read the
+        whole store again.
         """
+        if rebuild:
+            if isinstance(self.database, CacheDatabase):
+                self.database.rebuild()
+            else:
+                self.database.close()
+                self.database = Database(self.storage, direct_reads=self.database.direct_reads)
         report = self.database.sync(progress=progress, rescan=rescan)
         self._needs_sync = False
         return report
@@ -57,8 +72,15 @@ class History:
             self.sync(progress)
 
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
-        """A DuckDB relation: call ``.pl()``, ``.arrow()``, ``.df()`` or ``.fetchall()`` on it."""
+        """A DuckDB relation: call ``.pl()``, ``.arrow()``, ``.df()`` or ``.fetchall()`` on it.
+
+        Only reading statements run (QueryError otherwise). Over the cache, the answer is
+        computed at once and held in memory: the cache file stays free for other processes.
+        """
         self.ensure_synced()
+        if isinstance(self.database, CacheDatabase):
+            return self.database.read_detached(query, params)
+        check_read_only(self.database.connection, query)
         return self.database.sql(query, params=dict(params) if params else None)
 
     def table(self, name: str) -> polars.DataFrame:

@@ -1,0 +1,303 @@
+"""How the cache file is opened, shared between processes, protected and repaired.
+
+DuckDB lets one process write a database file, or any number of processes read it, never
+both at once. So that a notebook and the CLI (or two CLIs) share one cache:
+
+- a write connection exists only while a sync (or the creation of the tables) runs, and is
+  closed at its end;
+- queries read through a read-only connection, opened when first needed and closed before
+  this process's next sync; ``read_detached`` (what ``History.sql`` calls) closes it again at
+  once, so an idle notebook holds nothing that keeps another process from syncing;
+- a process that finds the file held by another waits for it, with one notice line, up to
+  ``LOCK_WAIT_SECONDS``: the holder is busy with a sync or a query and lets go when done.
+
+The cache holds only data derived from the store, so a file that cannot be opened, was
+written with another schema version or lacks one of its tables is deleted and rebuilt with one
+notice line; a disk too full to hold it ends the sync with one error line and no file left.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import re
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from perstack_logq.decode import schema
+from perstack_logq.engine.database import SCHEMA_VERSION, Database, SyncReport
+from perstack_logq.engine.sandbox import check_read_only, one_line
+from perstack_logq.engine.sqlfiles import sql_folder
+from perstack_logq.errors import StorageError
+from perstack_logq.storage.base import Storage
+
+# How long a process waits for another one that holds the cache (a sync can take minutes on a
+# cold, big store), and after how long of waiting it says so.
+LOCK_WAIT_SECONDS = 600.0
+_NOTICE_AFTER_SECONDS = 1.0
+_RETRY_SECONDS = 0.05
+
+_CREATED = re.compile(
+    r"CREATE\s+(?:OR\s+REPLACE\s+)?(?:TABLE|VIEW)\s+(?:IF\s+NOT\s+EXISTS\s+)?(\w+)", re.I
+)
+
+_log = logging.getLogger("perstack_logq")
+
+
+def required_objects() -> frozenset[str]:
+    """The tables and views a complete cache holds: the data tables, and what the schema's
+    SQL files create (the manifest, the listing, the views)."""
+    names = {"_meta", *(table.name for table in schema.DATA_TABLES)}
+    for folder in ("sync", "views"):
+        for sql in sql_folder(folder):
+            if folder == "views" or sql.name.startswith("00_"):
+                names.update(_CREATED.findall(sql.text))
+    return frozenset(names)
+
+
+class CacheDatabase(Database):
+    """A store's cache file: a Database whose connection is read-only except during a sync.
+
+    ``connection`` is the read-only connection outside a sync (opened on first use) and the
+    write connection inside one; the views and queries use it without knowing which.
+    """
+
+    def __init__(
+        self,
+        storage: Storage,
+        *,
+        path: Path,
+        memory_limit: str | None = None,
+        temp_directory: Path | None = None,
+        direct_reads: bool = False,
+    ) -> None:
+        self._connection: duckdb.DuckDBPyConnection | None = None
+        self._results_connection: duckdb.DuckDBPyConnection | None = None
+        # Database.__init__ calls _connect (nothing opened yet) and _prepare_schema (checks
+        # the file, building or rebuilding it when needed).
+        super().__init__(
+            storage,
+            path=path,
+            memory_limit=memory_limit,
+            temp_directory=temp_directory,
+            direct_reads=direct_reads,
+        )
+
+    @property
+    def cache_path(self) -> Path:
+        assert self.path is not None
+        return self.path
+
+    @property  # type: ignore[override]
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        if self._connection is None:
+            self._connection = self._open(read_only=True)
+        return self._connection
+
+    @connection.setter
+    def connection(self, value: duckdb.DuckDBPyConnection | None) -> None:
+        self._connection = value
+
+    def _connect(self) -> None:  # type: ignore[override]
+        return None  # opened when needed: read-only for queries, for writing in sync()
+
+    # -- opening --------------------------------------------------------------------------
+
+    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """A connection to the file, waiting while another process holds it."""
+        started = time.monotonic()
+        announced = False
+        while True:
+            try:
+                return duckdb.connect(
+                    str(self.cache_path), read_only=read_only, config=dict(self.config)
+                )
+            except duckdb.IOException as error:
+                if not _is_lock_conflict(error):
+                    raise
+                waited = time.monotonic() - started
+                if waited > LOCK_WAIT_SECONDS:
+                    raise StorageError(
+                        f"cache {self.cache_path} is still in use by another process after "
+                        f"{LOCK_WAIT_SECONDS:.0f} s ({_holder(error)}); try again, or use "
+                        "--no-cache"
+                    ) from error
+                if not announced and waited >= _NOTICE_AFTER_SECONDS:
+                    _log.warning(
+                        "waiting for another process that is using the cache (%s)",
+                        _holder(error),
+                    )
+                    announced = True
+                time.sleep(_RETRY_SECONDS)
+
+    def release(self) -> None:
+        """Close the read-only connection (another process may then sync)."""
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    @contextmanager
+    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
+        """The write connection, for the duration of the block; a full disk removes the file."""
+        self.release()
+        try:
+            self._connection = self._open(read_only=False)
+            yield self._connection
+            connection, self._connection = self._connection, None
+            connection.close()  # checkpoints the WAL into the file: it too may fill the disk
+        except duckdb.Error as error:
+            self._abandon_writer()
+            if not _is_disk_full(error):
+                raise
+            self._discard()
+            raise StorageError(
+                f"no space left on the disk of the cache {self.cache_path} (removed it): "
+                "free some space, or give another --cache-dir, or use --no-cache"
+            ) from error
+        except BaseException:
+            self._abandon_writer()
+            raise
+
+    def _abandon_writer(self) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with suppress(duckdb.Error):
+                connection.close()
+
+    # -- checking and repairing -----------------------------------------------------------
+
+    def _prepare_schema(self) -> None:
+        if self._problem() is None:
+            return
+        with self._repair_lock():
+            # Checked again: another process may have repaired it while this one waited.
+            problem = self._problem()
+            if problem is None:
+                return
+            if self.cache_path.exists():
+                _log.warning("cache %s %s: rebuilding it from the store", self.cache_path, problem)
+                self._discard()
+            with self._writing():
+                super()._prepare_schema()
+
+    def _problem(self) -> str | None:
+        """Why the file cannot serve as the cache as it is (None: it can); a quick check that
+        reads the catalog, never the tables."""
+        if not self.cache_path.exists():
+            return "does not exist"
+        try:
+            connection = self._open(read_only=True)
+        except duckdb.Error as error:
+            return f"cannot be opened ({one_line(error)})"
+        try:
+            present = {
+                name
+                for (name,) in connection.execute(
+                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+                    "UNION ALL "
+                    "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
+                ).fetchall()
+            }
+            missing = sorted(required_objects() - present)
+            if "_meta" in missing:
+                return "lacks its schema version"
+            version = connection.execute("SELECT max(schema_version) FROM _meta").fetchone()
+            if not version or version[0] != SCHEMA_VERSION:
+                found = version[0] if version else None
+                return f"has schema version {found}, this version uses {SCHEMA_VERSION}"
+            if missing:
+                return f"lacks its table {missing[0]}"
+            return None
+        except duckdb.Error as error:
+            return f"cannot be read ({one_line(error)})"
+        finally:
+            connection.close()
+
+    @contextmanager
+    def _repair_lock(self) -> Iterator[None]:
+        """Only one process at a time checks, deletes and recreates the file."""
+        lock_path = self.cache_path.with_name(self.cache_path.name + ".lock")
+        try:
+            handle = lock_path.open("a")
+        except OSError as error:
+            raise StorageError(f"cannot write the cache {lock_path}: {error.strerror}") from error
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _discard(self) -> None:
+        """Delete the file and its write-ahead log: the next open starts an empty cache."""
+        for leftover in (self.cache_path, self.cache_path.with_name(self.cache_path.name + ".wal")):
+            try:
+                leftover.unlink(missing_ok=True)
+            except OSError as error:
+                raise StorageError(
+                    f"cannot remove the cache {leftover}: {error.strerror}"
+                ) from error
+
+    # -- what callers use -----------------------------------------------------------------
+
+    def sync(self, *args: Any, **kwargs: Any) -> SyncReport:
+        with self._writing():
+            return super().sync(*args, **kwargs)
+
+    def rebuild(self) -> None:
+        """Start again from an empty cache (the next sync reads the whole store)."""
+        # Waits until no other process uses the file, so that none is deleted under a reader.
+        with self._writing():
+            pass
+        with self._repair_lock():
+            self._discard()
+            with self._writing():
+                super()._prepare_schema()
+
+    def read_detached(
+        self, sql: str, params: Mapping[str, Any] | None = None
+    ) -> duckdb.DuckDBPyRelation:
+        """The answer of a read-only query, held in memory apart from the cache file, whose
+        connection is closed at once: a relation kept in a notebook holds no lock."""
+        check_read_only(self._results, sql)
+        try:
+            table: pa.Table = self.connection.sql(
+                sql, params=dict(params) if params else None
+            ).to_arrow_table()
+        finally:
+            self.release()
+        return self._results.from_arrow(table)
+
+    @property
+    def _results(self) -> duckdb.DuckDBPyConnection:
+        """An in-memory connection of this process that holds detached answers."""
+        if self._results_connection is None:
+            self._results_connection = duckdb.connect()
+        return self._results_connection
+
+    def close(self) -> None:
+        self.release()
+        if self._results_connection is not None:
+            self._results_connection.close()
+            self._results_connection = None
+
+
+def _is_lock_conflict(error: duckdb.Error) -> bool:
+    return "Could not set lock on file" in str(error) or "Conflicting lock" in str(error)
+
+
+def _is_disk_full(error: duckdb.Error) -> bool:
+    text = str(error)
+    return "No space left on device" in text or "disk is full" in text.lower()
+
+
+def _holder(error: duckdb.Error) -> str:
+    """``PID 1234`` from DuckDB's lock message, when it names the holder."""
+    found = re.search(r"PID (\d+)", str(error))
+    return f"PID {found.group(1)}" if found else "a process"
