@@ -149,8 +149,11 @@ class CacheDatabase(Database):
         try:
             self._connection = self._open(read_only=False)
             yield self._connection
+            # Closing checkpoints the WAL into the file, and DuckDB ignores a failure there (a
+            # full disk): checkpointed first, the failure is seen.
+            self._connection.execute("CHECKPOINT")
             connection, self._connection = self._connection, None
-            connection.close()  # checkpoints the WAL into the file: it too may fill the disk
+            connection.close()
         except duckdb.Error as error:
             self._abandon_writer()
             if not _is_disk_full(error):
