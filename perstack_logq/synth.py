@@ -21,8 +21,10 @@ import argparse
 import functools
 import itertools
 import json
+import math
 import os
 import random
+import string
 import sys
 import time
 from collections import Counter
@@ -747,6 +749,8 @@ _ALNUM = _LOWER + "0123456789"
 _MIXED = _ALNUM + _LOWER.upper()
 _HEX = "0123456789abcdef"
 _DAY_MS = 86_400_000
+_LOG_1KB, _LOG_100KB = math.log(1_000), math.log(100_000)
+_LONG_MAX_STEPS = 140
 
 
 class _Corpus:
@@ -788,6 +792,153 @@ class _Corpus:
 @functools.cache
 def _corpus() -> _Corpus:
     return _Corpus()  # built once per process (~0.1 s), shared by every store
+
+
+# Long sessions read whole files and run whole test suites: their tool results are slices of
+# a bigger, more varied corpus, so that a 100 KB result is not mostly another one, and code
+# compresses like real code (zlib ~3.5x, not the ~5.6x of the short corpus's few templates).
+_LONG_CODE_LINES = (
+    *_CODE_LINES,
+    'const {b} = {{ {c}: {n}, {d}: "{w}-{w}", {e}: [{n}, {n}, {n}] }};',
+    "  if ({b}.length > {n} && !{c}.{d}) {{",
+    '    logger.{lvl}("{w} {w} {w}", {{ {b}, {c} }});',
+    "  }} catch ({b}) {{",
+    "    return {{ ok: false, error: String({b}), retries: {n} }};",
+    '  }} else if ({c} === "{w}") {{',
+    "export const {B}_{C} = {n};",
+    "interface {A} {{ {b}: string; {c}?: number; {d}: {A}[] }}",
+    "  private readonly {b} = new Map<string, {A}>();",
+    "    {b}.{c}[{n}] = await this.{d}.{e}({c}, {{ timeout: {n} }});",
+    "class {A}({D}):",
+    "    def __init__(self, {b}: {A}, {c}: int = {n}) -> None:",
+    "        self.{b} = {b}",
+    "        self._{c} = [{d} for {d} in {b}.{e}() if {d}.{c} > {n}]",
+    "        if not self.{b}:",
+    '            raise ValueError(f"{w} {w}: {{{b}!r}}")',
+    "    @property",
+    "    def {b}(self) -> list[{A}]:",
+    "        return sorted(self._{c}, key=lambda {d}: {d}.{e})",
+    '@pytest.mark.parametrize("{b}", [{n}, {n}, {n}])',
+    "def test_{b}_{c}({d}: {A}) -> None:",
+    '    assert {b}.{c}({d}) == {n}, "{w} {w}"',
+    "        # {W} {w} {w} {w} {w} {w} ({w} {n})",
+    "  /** {W} {w} {w} {w} {w}. */",
+)
+_LONG_LOG_LINES = (
+    "PASS {path} ({n}.{n2} s)",
+    "FAIL {path}",
+    "  ✓ {w} {w} {w} {w} ({n} ms)",
+    "  ✓ {w} {w} {w} ({n} ms)",
+    "  ✕ {w} {w} {w} {w} ({n} ms)",
+    "    at {A}.{b} ({path}:{n}:{n2})",
+    "    Expected: {n}, received: {n2}",
+    "{time} INFO  [{b}] {W} {w} {w} {w} id={hex} took={n}ms",
+    "{time} WARN  [{b}] {W} {w} {w}: retry {n2}/5 after {n} ms",
+    "{time} DEBUG [{b}] {c}={n} {d}={hex} {e}={w}",
+    "{path}({n},{n2}): error TS{n4}: {W} {w} {w} '{A}' {w} {w}.",
+    "npm WARN deprecated {b}@{n2}.{n}.{n2}: {W} {w} {w} {w}.",
+    "  {path} | {n2}{n} | {n} | {n2}",
+    "Tests: {n} failed, {n} passed, {n} total",
+    "+ {b}@{n2}.{n}.{n} added {n} packages in {n2}s",
+    "{hex} {W} {w} {w} {w} ({b})",
+)
+_LOG_LEVELS = ("debug", "info", "warn", "error")
+
+
+class _LongCorpus:
+    """The texts of long sessions: ~1 MB of prose, ~2 MB of code, ~1 MB of command output,
+    with identifiers, numbers and paths drawn per line (built once per process, ~1 s)."""
+
+    def __init__(self) -> None:
+        rng = random.Random(0x10C0)  # fixed: the corpus is the same for every seed
+        formatter = string.Formatter()
+        vocabulary = _WORD_TEXT.split()
+        words = _IDENTIFIER_TEXT.split() + vocabulary[20:100]
+        identifiers = [
+            words[i] + words[j].capitalize()
+            for i, j in ((rng.randrange(len(words)), rng.randrange(len(words))) for _ in range(600))
+        ] + words
+        paths = [
+            f"{rng.choice(('src', 'tests', 'lib', 'packages/core/src'))}/"
+            f"{rng.choice(identifiers)}/{rng.choice(identifiers)}"
+            f"{rng.choice(('.ts', '.test.ts', '.py', '.tsx'))}"
+            for _ in range(300)
+        ]
+
+        def fresh(name: str) -> str:
+            """A value drawn anew at each place the field appears (words, numbers)."""
+            if name == "w":
+                return rng.choice(vocabulary)
+            if name == "W":
+                return rng.choice(vocabulary).capitalize()
+            if name == "n":
+                return str(
+                    rng.choice((rng.randrange(10), rng.randrange(100), rng.randrange(10**5)))
+                )
+            if name == "n2":
+                return str(rng.randrange(60))
+            if name == "n4":
+                return str(rng.randrange(1000, 9999))
+            if name == "hex":
+                return rng.getrandbits(32).to_bytes(4).hex()
+            if name == "lvl":
+                return rng.choice(_LOG_LEVELS)
+            if name == "path":
+                return rng.choice(paths)
+            at = 1_767_225_600_000 + rng.randrange(300 * _DAY_MS)  # "time"
+            return datetime.fromtimestamp(at / 1000, tz=UTC).strftime("%H:%M:%S.") + (
+                f"{at % 1000:03d}"
+            )
+
+        def fill(template: str) -> str:
+            # Identifiers stay the same within a line, as a variable is used more than once.
+            names = rng.sample(identifiers, 5)
+            same = {
+                "A": names[0][0].upper() + names[0][1:],
+                "B": names[1].upper(),
+                "C": names[2].upper(),
+                "D": names[3][0].upper() + names[3][1:],
+                "b": names[1],
+                "c": names[2],
+                "d": names[3],
+                "e": names[4],
+            }
+            out: list[str] = []
+            for literal, name, _, conversion in formatter.parse(template):
+                out.append(literal)
+                if name is not None:
+                    value = same[name] if name in same else fresh(name)
+                    out.append(repr(value) if conversion == "r" else value)
+            return "".join(out)
+
+        def lines(templates: Sequence[str], total: int, *, indent: bool) -> str:
+            out: list[str] = []
+            length = 0
+            while length < total:
+                line = fill(rng.choice(templates))
+                if indent and line and rng.random() < 0.3:
+                    line = "    " * rng.randint(1, 3) + line.lstrip()
+                out.append(line)
+                length += len(line) + 1
+            return "\n".join(out) + "\n"
+
+        sentences: list[str] = []
+        length = 0
+        while length < 1_000_000:
+            sentence = " ".join(rng.choices(vocabulary, k=rng.randint(6, 18)))
+            sentence = sentence[0].upper() + sentence[1:] + ("." if rng.random() < 0.9 else ":\n")
+            if rng.random() < 0.08:
+                sentence += "\n\n" + "#" * rng.randint(1, 3) + " " + rng.choice(identifiers)
+            sentences.append(sentence)
+            length += len(sentence) + 1
+        self.prose = " ".join(sentences)
+        self.code = lines(_LONG_CODE_LINES, 2_000_000, indent=True)
+        self.logs = lines(_LONG_LOG_LINES, 1_000_000, indent=False)
+
+
+@functools.cache
+def _long_corpus() -> _LongCorpus:
+    return _LongCorpus()
 
 
 # --------------------------------------------------------------------------------- store level
@@ -946,11 +1097,14 @@ def _reloaded_node(node: Json) -> Json:
 class _Store:
     """Store-wide state: the RNG, texts, experts and user profiles."""
 
-    def __init__(self, rng: random.Random, recorder: _Recorder, scale: float) -> None:
+    def __init__(
+        self, rng: random.Random, recorder: _Recorder, scale: float, *, long: bool = False
+    ) -> None:
         self.rng = rng
         self.rec = recorder
         self.scale = scale
-        self.corpus = _corpus()
+        self.long = long  # the "long" profile: long sessions, tool results of 1-100 KB
+        self.corpus: _Corpus | _LongCorpus = _long_corpus() if long else _corpus()
         self.instructions = {
             expert.key: expert.instruction
             + "\n\nGuidelines:\n"
@@ -980,6 +1134,14 @@ class _Store:
         factor = self.rng.uniform(0.4, 1.9) if spread else 1.0
         return max(8, int(base * self.scale * factor))
 
+    def result_size(self, base: int, *, parts: int = 1) -> int:
+        """The length of a tool result (split into ``parts``): around ``base`` chars, or in a
+        long session 1-100 KB, mostly a few KB (median ~4 KB, one in five over 20 KB)."""
+        if not self.long:
+            return self.size(base)
+        size = math.exp(self.rng.triangular(_LOG_1KB, _LOG_100KB, _LOG_1KB))
+        return max(8, int(size * self.scale) // parts)
+
     # texts
 
     def prose(self, length: int) -> str:
@@ -989,8 +1151,14 @@ class _Store:
         start = text.find(" ", self.below(len(text) - length)) + 1  # start on a word
         return text[start : start + length].strip()
 
+    def command_output(self, length: int) -> str:
+        """What a command prints: test-runner, compiler and log lines in a long session."""
+        return self._lines(self.corpus.logs, length) if self.long else self.code(length)
+
     def code(self, length: int) -> str:
-        text = self.corpus.code
+        return self._lines(self.corpus.code, length)
+
+    def _lines(self, text: str, length: int) -> str:
         if length >= len(text):
             return (text * (length // len(text) + 1))[:length]
         start = text.find("\n", self.below(len(text) - length)) + 1
@@ -1123,7 +1291,7 @@ class _Store:
         if tool == "readTextFile":
             path = rng.choice(_FILES)
             args = {"path": path}
-            size = self.size(1400)
+            size = self.result_size(1400)
             body = self.prose(size) if path.endswith(".md") else self.code(size)
             result = orjson.dumps(
                 {"path": path, "content": body, "from": 0, "to": body.count("\n") + 1}
@@ -1139,7 +1307,7 @@ class _Store:
                 is_error = True
         elif tool == "writeTextFile":
             path = "drafts/" + rng.choice(("summary.md", "notes.md", "report.md", "plan.md"))
-            text = self.prose(self.size(900))
+            text = self.prose(self.result_size(900, parts=2))
             args = {"path": path, "text": text}
             result = orjson.dumps({"path": f"/home/dev/project/{path}", "text": text}).decode()
         elif tool == "listDirectory":
@@ -1164,7 +1332,7 @@ class _Store:
             command = rng.choice((["run", "test"], ["run", "build"], ["run", "lint"]))
             args = {"command": "npm", "args": command, "cwd": ".", "stdout": True, "stderr": True}
             duration = rng.randint(800, 45_000)
-            output = self.code(self.size(700))
+            output = self.command_output(self.result_size(700))
             result = f"> app@1.4.2 {command[1]}\n" + output
             if error == "exec":
                 result = f"Error: Command failed with exit code 1: npm {' '.join(command)}\n"
@@ -1181,7 +1349,7 @@ class _Store:
                     {
                         "title": self.prose(60).capitalize(),
                         "url": f"https://{host}/{self.token(_ALNUM, 10)}",
-                        "content": self.prose(self.size(320)),
+                        "content": self.prose(self.result_size(320, parts=4)),
                     }
                 )
             result = orjson.dumps({"query": query, "results": hits}).decode()
@@ -1237,7 +1405,7 @@ class _Job:
         self.profile = rng.choice(store.profiles)
         self.reasoning_budget: str | int = rng.choice(("low", "medium", "high", 2048, 8192))
         self.reasons = rng.random() < 0.4  # does this model stream reasoning in this job
-        self.max_steps = 100
+        self.max_steps = 150 if store.long else 100  # long sessions need a raised limit
         self.with_job_file = with_job_file
         self.with_run_settings = with_run_settings
         self.compaction_pending = unknown_event
@@ -1251,7 +1419,17 @@ class _Job:
 
     def tool_steps(self, low: int, high: int) -> int:
         """How many tool-calling steps a run makes: mostly few, sometimes many."""
+        if self.store.long:
+            return self.long_steps()
         return min(high, low + int(self.rng.expovariate(1 / 3)))
+
+    def few_steps(self, choices: Sequence[int]) -> int:
+        """The few tool steps of a side run (a continuation, an answer), long in a long store."""
+        return self.long_steps() if self.store.long else self.rng.choice(choices)
+
+    def long_steps(self) -> int:
+        """Tens of steps, a hundred-plus now and then (mean ~40, 6% over 100)."""
+        return min(_LONG_MAX_STEPS, 10 + int(self.rng.expovariate(1 / 32)))
 
     def new_process(self, at_ms: int) -> int:
         """When the ``perstack run`` process that starts at ``at_ms`` was launched."""
@@ -1972,7 +2150,7 @@ def _scenario_delegation(job: _Job, *, parallel: bool) -> None:
     }
     resume.start("stoppedByDelegate", [])
     resume.finish_all_tool_calls(partials)
-    _work(resume, rng.choice((0, 0, 1)))
+    _work(resume, job.few_steps((0, 0, 1)))
     resume.final_step(attempt=False, stream_result=rng.random() < 0.3)
 
 
@@ -1981,14 +2159,14 @@ def _scenario_retry(job: _Job) -> None:
     run = job.fresh_run(job.pick(_SOLO_EXPERTS))
     variant, reason = rng.choice(_RETRY_REASONS)
     run.retry_step(variant, reason)
-    _work(run, rng.randint(0, 3))
+    _work(run, job.long_steps() if job.store.long else rng.randint(0, 3))
     run.final_step(attempt=rng.random() < 0.5, stream_result=rng.random() < 0.5)
 
 
 def _scenario_provider_error(job: _Job) -> None:
     rng = job.rng
     run = job.fresh_run(job.pick(_SOLO_EXPERTS))
-    _work(run, rng.choice((0, 0, 1, 2, 3)))
+    _work(run, job.few_steps((0, 0, 1, 2, 3)))
     run.begin_generation()
     run.tick(400, 90_000)  # an overloaded provider can hang a long time before failing
     error = {
@@ -2000,7 +2178,7 @@ def _scenario_provider_error(job: _Job) -> None:
 
 
 def _scenario_max_steps(job: _Job) -> None:
-    job.max_steps = job.rng.randint(3, 6)
+    job.max_steps = job.rng.randint(30, 100) if job.store.long else job.rng.randint(3, 6)
     run = job.fresh_run(job.pick(_SOLO_EXPERTS))
     _work(run, job.max_steps - 1)
     run.tool_step()
@@ -2010,7 +2188,7 @@ def _scenario_max_steps(job: _Job) -> None:
 def _scenario_interactive(job: _Job) -> None:
     rng = job.rng
     run = job.fresh_run(job.pick(_INTERACTIVE_EXPERTS))
-    _work(run, rng.choice((0, 0, 1, 2)))
+    _work(run, job.few_steps((0, 0, 1, 2)))
     message, (call,), usage = run.call_tools(tools=("askUser",))
     run.emit(
         "callInteractiveTool",
@@ -2045,7 +2223,7 @@ def _scenario_interactive(job: _Job) -> None:
     }
     answer.start("stoppedByInteractiveTool", [])
     answer.finish_all_tool_calls([(call, result)])
-    _work(answer, rng.choice((0, 1, 2)))
+    _work(answer, job.few_steps((0, 1, 2)))
     answer.final_step(attempt=rng.random() < 0.5, stream_result=rng.random() < 0.5)
 
 
@@ -2072,14 +2250,14 @@ def _scenario_continued(job: _Job) -> None:
     rng = job.rng
     job.continued = True
     run = job.fresh_run(job.pick(_SOLO_EXPERTS))
-    _work(run, rng.choice((0, 0, 1, 2)))
+    _work(run, job.few_steps((0, 0, 1, 2)))
     run.final_step(attempt=rng.random() < 0.4, stream_result=rng.random() < 0.4)
     for _ in range(rng.choice((1, 1, 2))):
         later = _continuation(job, run, run.last_at + rng.randint(60_000, 2 * _DAY_MS))
         query = job.store.fill(rng.choice(_FOLLOW_UPS))
         later.input = {"text": query}
         later.start("completed", [later.message("userMessage", [later.text_part(query)])])
-        _work(later, rng.choice((0, 0, 1)))
+        _work(later, job.few_steps((0, 0, 1)))
         later.final_step(attempt=False, stream_result=rng.random() < 0.4)
         run = later
 
@@ -2087,7 +2265,7 @@ def _scenario_continued(job: _Job) -> None:
 def _scenario_running(job: _Job) -> None:
     rng = job.rng
     run = job.fresh_run(job.pick(_SOLO_EXPERTS))
-    _work(run, rng.randint(1, 5))
+    _work(run, job.long_steps() if job.store.long else rng.randint(1, 5))
     # Caught mid-generation: a step has begun, nothing has ended it.
     run.begin_generation()
     if job.reasons:
@@ -2122,6 +2300,20 @@ SCENARIO_WEIGHTS = {
     "running": 6,
 }
 SCENARIOS = tuple(SCENARIO_WEIGHTS)
+# The "long" profile: the same scenarios, mostly long tool sessions.
+LONG_SCENARIO_WEIGHTS = {
+    "tools": 50,
+    "plain": 2,
+    "delegation": 10,
+    "parallel_delegation": 6,
+    "retry": 5,
+    "provider_error": 5,
+    "max_steps": 4,
+    "interactive": 6,
+    "continued": 8,
+    "running": 4,
+}
+PROFILES = ("default", "long")
 
 
 def _job_starts(rng: random.Random, jobs: int, start_ms: int) -> list[int]:
@@ -2147,29 +2339,46 @@ def generate_store(
     jobs: int = 20,
     seed: int = 0,
     start_ms: int = 1_790_000_000_000,
-    with_job_files: float = 0.5,
-    with_run_settings: float = 0.5,
+    with_job_files: float | None = None,
+    with_run_settings: float | None = None,
     scale: float = 1.0,
+    profile: str = "default",
+    until_bytes: int | None = None,
 ) -> GenerationReport:
     """Write ``jobs`` realistic jobs through ``writer``; same arguments, same bytes.
 
     The first 10 jobs cover every scenario once (in a seeded order), later ones are drawn by
     ``SCENARIO_WEIGHTS``. ``with_job_files`` / ``with_run_settings``: probability that a job
     gets job.json / that its runs get run-setting.json (the current runtime writes neither);
-    they change nothing else, so stores with and without them hold the same events.
+    they change nothing else, so stores with and without them hold the same events. Left
+    unset they are 0.5, or 0 in the "long" profile.
     ``scale`` multiplies the length of message texts and changes nothing else either (same
     jobs, ids, times and file names), to build big stores fast. Jobs are written one at a
     time: memory holds one job.
+
+    ``profile="long"`` models long sessions as today's runtime writes them (spec §5): runs of
+    tens to a hundred-plus steps, tool results of 1-100 KB of code, prose and command output,
+    so checkpoints and the events that carry them grow with the square of a session; no
+    job.json or run-setting.json unless asked. ``until_bytes`` stops after the job that brings
+    the store to that size (``jobs`` is then an upper bound; start times stay those of
+    ``jobs`` jobs over a month, so a store cut short spans less of it).
     """
     if jobs < 0 or scale <= 0:
         raise ValueError("jobs must be >= 0 and scale > 0")
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: choose one of {', '.join(PROFILES)}")
+    long = profile == "long"
+    optional = 0.0 if long else 0.5
+    with_job_files = optional if with_job_files is None else with_job_files
+    with_run_settings = optional if with_run_settings is None else with_run_settings
+    weights = LONG_SCENARIO_WEIGHTS if long else SCENARIO_WEIGHTS
     rng = random.Random(seed)
     report = GenerationReport(seed=seed, scale=scale)
-    store = _Store(rng, _Recorder(writer, report), scale)
+    store = _Store(rng, _Recorder(writer, report), scale, long=long)
     names = list(SCENARIOS)
     rng.shuffle(names)
     picks = names[:jobs] + rng.choices(
-        SCENARIOS, weights=list(SCENARIO_WEIGHTS.values()), k=max(0, jobs - len(names))
+        SCENARIOS, weights=[weights[name] for name in SCENARIOS], k=max(0, jobs - len(names))
     )
     starts = _job_starts(rng, jobs, start_ms)
     # Planted quirks: a few % of jobs, plus one tools job (it always reaches step 2, where
@@ -2191,11 +2400,26 @@ def generate_store(
         _SCENARIOS[scenario](job)
         job.finish()
         counts[scenario] += 1
+        if until_bytes is not None and report.bytes >= until_bytes:
+            break
     report.scenarios = {name: counts[name] for name in SCENARIOS if counts[name]}
     return report
 
 
 # --------------------------------------------------------------------------------- CLI
+
+
+def _byte_size(text: str) -> int:
+    """A size such as ``2G``, ``500M``, ``64K`` or a plain number of bytes."""
+    units = {"K": 10**3, "M": 10**6, "G": 10**9}
+    number, unit = (text[:-1], text[-1].upper()) if text[-1:].upper() in units else (text, "")
+    try:
+        value = float(number) * units.get(unit, 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (try 2G, 500M)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"not a size: {text!r} (must be > 0)")
+    return int(value)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -2204,22 +2428,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         description="Write a realistic, seeded Perstack store (for tests and benchmarks).",
     )
     parser.add_argument("--output", required=True, type=Path, help="store root (holds jobs/)")
-    parser.add_argument("--jobs", type=int, default=20)
+    parser.add_argument(
+        "--profile",
+        choices=PROFILES,
+        default="default",
+        help=(
+            "long: sessions of tens to a hundred-plus steps with 1-100 KB tool results, "
+            "no job.json or run-setting.json by default (as today's runtime writes)"
+        ),
+    )
+    parser.add_argument("--jobs", type=int, help="jobs to write (default 20; with --size, 1000)")
+    parser.add_argument(
+        "--size", type=_byte_size, metavar="BYTES", help="stop once the store holds this much (2G)"
+    )
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scale", type=float, default=1.0, help="multiplies message text sizes")
-    parser.add_argument("--with-job-files", type=float, default=0.5, metavar="P")
-    parser.add_argument("--with-run-settings", type=float, default=0.5, metavar="P")
+    parser.add_argument(
+        "--with-job-files", type=float, metavar="P", help="share of jobs with job.json"
+    )
+    parser.add_argument(
+        "--with-run-settings", type=float, metavar="P", help="share with run-setting.json"
+    )
     parser.add_argument("--overwrite", action="store_true", help="write into an existing store")
     args = parser.parse_args(argv)
     began = time.perf_counter()
     try:
         report = generate_store(
             DirectoryWriter(args.output, overwrite=args.overwrite),
-            jobs=args.jobs,
+            jobs=args.jobs if args.jobs is not None else (20 if args.size is None else 1000),
             seed=args.seed,
             scale=args.scale,
             with_job_files=args.with_job_files,
             with_run_settings=args.with_run_settings,
+            profile=args.profile,
+            until_bytes=args.size,
         )
     except (UsageError, ValueError) as error:
         print(f"Error: {error}", file=sys.stderr)

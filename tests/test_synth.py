@@ -10,6 +10,7 @@ import os
 import statistics
 import subprocess
 import sys
+import zlib
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ import pytest
 from support import FIXTURE_STORE
 from support.moto_server import client, create_bucket
 
+from perstack_logq.api import connect
 from perstack_logq.errors import UsageError
 from perstack_logq.storage import layout
 from perstack_logq.storage.layout import KeyKind
@@ -557,3 +559,160 @@ def test_cli_writes_a_store_and_refuses_to_mix_stores(
     assert len(list((tmp_path / "jobs").iterdir())) == 3
     assert main(argv) == 2
     assert capsys.readouterr().err.startswith("Error: ")
+
+
+# ---------------------------------------------------------------- the "long" profile
+
+LONG = {"jobs": 3, "seed": 4, "scale": 0.05, "profile": "long"}  # a tools job of 84 steps
+
+
+class ToolResultWriter:
+    """Keeps only the tool results of a store, so a full-size long store fits a test."""
+
+    def __init__(self) -> None:
+        self.results: list[tuple[str, str]] = []  # (toolName, result text)
+
+    def write(self, key: str, body: bytes) -> None:
+        if key.endswith("-resolveToolResults.json"):
+            for result in orjson.loads(body)["toolResults"]:
+                self.results.append((result["toolName"], result["result"][0]["text"]))
+
+
+class DiscardingWriter:
+    def write(self, key: str, body: bytes) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def long_store() -> tuple[dict[str, bytes], GenerationReport]:
+    writer = MemoryWriter()
+    return writer.files, generate_store(writer, **LONG)
+
+
+def checkpoints_by_run(files: dict[str, bytes]) -> dict[str, list[Any]]:
+    runs: dict[str, list[Any]] = {}
+    for checkpoint in records(files, KeyKind.CHECKPOINT).values():
+        runs.setdefault(checkpoint["runId"], []).append(checkpoint)
+    return {run: sorted(chain, key=lambda cp: cp["stepNumber"]) for run, chain in runs.items()}
+
+
+def test_long_profile_is_deterministic_and_leaves_the_default_alone(long_store: Any) -> None:
+    again = MemoryWriter()
+    generate_store(again, **LONG)
+    assert digest(again.files) == digest(long_store[0])
+    default = MemoryWriter()
+    generate_store(default, jobs=LONG["jobs"], seed=LONG["seed"], scale=LONG["scale"])
+    assert set(default.files) != set(long_store[0])
+
+
+def test_long_sessions_run_tens_to_a_hundred_plus_steps() -> None:
+    report = generate_store(DiscardingWriter(), jobs=40, seed=11, scale=0.01, profile="long")
+    steps = [facts.total_steps for facts in report.job_facts.values()]
+    session_steps = [
+        facts.total_steps for facts in report.job_facts.values() if facts.scenario == "tools"
+    ]
+    assert min(session_steps) >= 10
+    assert 25 <= statistics.median(steps) <= 90
+    assert max(steps) >= 100
+
+
+def test_long_tool_results_are_1_to_100_kb_of_varied_realistic_text() -> None:
+    writer = ToolResultWriter()
+    generate_store(writer, jobs=3, seed=4, profile="long")  # full size: ~80 tool steps
+    bulky = [  # file contents and command output (not the short "no such file" errors)
+        text
+        for tool, text in writer.results
+        if tool == "exec" or (tool == "readTextFile" and text.startswith('{"path"'))
+    ]
+    sizes = sorted(len(text.encode()) for text in bulky)
+    assert len(sizes) >= 30
+    assert sizes[0] >= 900 and sizes[-1] <= 110_000
+    assert 2_000 <= statistics.median(sizes) <= 12_000
+    assert sizes[-1] >= 30_000
+    assert len(set(bulky)) == len(bulky)  # no result repeats another
+    # Compresses like real code and prose (zlib ~3-4x), not like a repeated string.
+    sample = "".join(bulky).encode()[:2_000_000]
+    assert 2.5 <= len(sample) / len(zlib.compress(sample, 6)) <= 4.5
+    commands = [text for tool, text in writer.results if tool == "exec"]
+    assert commands and all(
+        text.startswith(("> app@", "Error: Command failed")) for text in commands
+    )
+
+
+def test_long_checkpoints_hold_the_whole_conversation_with_stable_ids(long_store: Any) -> None:
+    """Spec §5: each checkpoint of a run begins with the previous one's messages, same ids."""
+    runs = checkpoints_by_run(long_store[0])
+    longest = max(len(chain) for chain in runs.values())
+    assert longest >= 50
+    for run_id, chain in runs.items():
+        for before, after in itertools.pairwise(chain):
+            ids_before = [message["id"] for message in before["messages"]]
+            ids_after = [message["id"] for message in after["messages"]]
+            assert ids_after[: len(ids_before)] == ids_before, run_id
+            assert len(set(ids_after)) == len(ids_after), run_id
+        assert chain[-1]["messages"][-1]["contents"], run_id
+
+
+def test_long_store_bytes_grow_with_the_square_of_a_session(long_store: Any) -> None:
+    files, _ = long_store
+    chain = max(checkpoints_by_run(files).values(), key=len)
+    sizes = [len(orjson.dumps(checkpoint)) for checkpoint in chain]
+    assert sizes == sorted(sizes)  # every step adds to the conversation
+    assert sizes[-1] >= 8 * sizes[0]
+    # Linear growth per checkpoint: the run's checkpoints hold ~n/2 times its last one.
+    assert sum(sizes) >= 0.3 * len(sizes) * sizes[-1]
+    job_id = chain[0]["jobId"]
+    job_bytes = sum(len(body) for key, body in files.items() if key.startswith(f"jobs/{job_id}/"))
+    assert job_bytes >= 3 * sum(sizes)  # the step-closing events carry the checkpoints again
+
+
+def test_long_step_closing_events_carry_their_checkpoint(long_store: Any) -> None:
+    files, _ = long_store
+    checkpoints = {cp["id"]: cp for cp in records(files, KeyKind.CHECKPOINT).values()}
+    closing = [
+        event
+        for event in records(files, KeyKind.EVENT).values()
+        if event["type"] in STEP_ENDING_EVENTS
+    ]
+    assert len(closing) >= len(checkpoints)
+    for event in closing:
+        assert event["checkpoint"] == checkpoints[event["checkpoint"]["id"]], event["id"]
+
+
+def test_long_profile_writes_no_optional_files_unless_asked(long_store: Any) -> None:
+    files, report = long_store
+    assert report.job_files == report.run_settings == 0
+    assert not [key for key in files if kind(key) in (KeyKind.JOB, KeyKind.RUN_SETTING)]
+    kept = MemoryWriter()
+    options = {**LONG, "jobs": 1, "seed": 2, "scale": 0.01}
+    with_files = generate_store(kept, **options, with_job_files=1.0, with_run_settings=1.0)
+    assert with_files.job_files == 1 and with_files.run_settings == with_files.runs
+    without = MemoryWriter()
+    generate_store(without, **options)
+    assert set(without.files) < set(kept.files)
+
+
+def test_the_decoder_reads_every_file_of_a_long_store(tmp_path: Path) -> None:
+    report = generate_store(DirectoryWriter(tmp_path), **LONG)
+    with connect(tmp_path, cache=False) as history:
+        counts = history.sql(
+            "select (select count(*) from skipped_files), (select count(*) from checkpoints),"
+            " (select count(*) from events), (select count(*) from jobs)"
+        ).fetchone()
+    assert counts == (0, report.checkpoints, report.events, report.jobs)
+
+
+def test_long_cli_stops_at_the_size_asked_for(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    output = tmp_path / "store"
+    argv = ["--profile", "long", "--output", str(output), "--scale", "0.01", "--size", "2M"]
+    assert main(argv) == 0
+    assert "0 job.json, 0 run-setting.json" in capsys.readouterr().out
+    total = sum(path.stat().st_size for path in output.rglob("*") if path.is_file())
+    assert total >= 2_000_000
+    assert len(list((output / "jobs").iterdir())) < 10  # stopped, not 1000 jobs
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--profile", "long", "--output", str(tmp_path / "other"), "--size", "lots"])
+    assert exit_info.value.code == 2
+    assert "not a size: 'lots'" in capsys.readouterr().err
