@@ -64,6 +64,8 @@ class History:
                 self.database.close()
                 self.database = Database(self.storage, direct_reads=self.database.direct_reads)
         report = self.database.sync(progress=progress, rescan=rescan)
+        if isinstance(self.database, CacheDatabase):
+            self.database.release()  # a notebook between calls holds no lock on the cache
         self._needs_sync = False
         return report
 

@@ -62,10 +62,11 @@ def required_objects() -> frozenset[str]:
 
 
 class CacheDatabase(Database):
-    """A store's cache file: a Database whose connection is read-only except during a sync.
+    """A store's cache file: a Database whose connection opens when needed and closes early.
 
-    ``connection`` is the read-only connection outside a sync (opened on first use) and the
-    write connection inside one; the views and queries use it without knowing which.
+    ``connection`` is whatever connection is open (after a sync, the write connection: the
+    views read their answers on it without opening the file again), else a new read-only one.
+    User SQL runs on ``read_only_connection()`` only.
     """
 
     def __init__(
@@ -78,9 +79,9 @@ class CacheDatabase(Database):
         direct_reads: bool = False,
     ) -> None:
         self._connection: duckdb.DuckDBPyConnection | None = None
+        self._read_only = True
+        self._checked = False
         self._results_connection: duckdb.DuckDBPyConnection | None = None
-        # Database.__init__ calls _connect (nothing opened yet) and _prepare_schema (checks
-        # the file, building or rebuilding it when needed).
         super().__init__(
             storage,
             path=path,
@@ -97,15 +98,33 @@ class CacheDatabase(Database):
     @property  # type: ignore[override]
     def connection(self) -> duckdb.DuckDBPyConnection:
         if self._connection is None:
-            self._connection = self._open(read_only=True)
+            self._connection = self._open_checked(read_only=True)
+            self._read_only = True
         return self._connection
 
     @connection.setter
     def connection(self, value: duckdb.DuckDBPyConnection | None) -> None:
         self._connection = value
 
+    def read_only_connection(self) -> duckdb.DuckDBPyConnection:
+        """A connection DuckDB itself keeps from writing: the one user SQL runs on."""
+        if not self._read_only:
+            self.release()
+        return self.connection
+
+    def release(self) -> None:
+        """Close the open connection: other processes may then sync, or read after a sync."""
+        connection, self._connection = self._connection, None
+        self._read_only = True
+        if connection is not None:
+            connection.close()
+
+    # Database.__init__ calls these two: the file is opened, and checked, on first use.
     def _connect(self) -> None:  # type: ignore[override]
-        return None  # opened when needed: read-only for queries, for writing in sync()
+        return None
+
+    def _prepare_schema(self) -> None:
+        return None
 
     # -- opening --------------------------------------------------------------------------
 
@@ -136,91 +155,59 @@ class CacheDatabase(Database):
                     announced = True
                 time.sleep(_RETRY_SECONDS)
 
-    def release(self) -> None:
-        """Close the read-only connection (another process may then sync)."""
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def _open_checked(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+        """``_open``, the first time after checking the file (and repairing it if needed)."""
+        if self._checked:
+            return self._open(read_only=read_only)
+        connection, problem = self._open_and_check(read_only=read_only)
+        if connection is None:
+            self._repair(problem)
+            connection = self._open(read_only=read_only)
+        self._checked = True
+        return connection
 
-    @contextmanager
-    def _writing(self) -> Iterator[duckdb.DuckDBPyConnection]:
-        """The write connection, for the duration of the block; a full disk removes the file."""
-        self.release()
+    def _open_and_check(
+        self, *, read_only: bool
+    ) -> tuple[duckdb.DuckDBPyConnection, None] | tuple[None, str]:
+        """An open connection to a sound file, or why the file is not sound; a quick check
+        that reads the catalog, never the tables."""
+        if not self.cache_path.exists():
+            return None, "does not exist"
         try:
-            self._connection = self._open(read_only=False)
-            yield self._connection
-            # Closing checkpoints the WAL into the file, and DuckDB ignores a failure there (a
-            # full disk): checkpointed first, the failure is seen.
-            self._connection.execute("CHECKPOINT")
-            connection, self._connection = self._connection, None
-            connection.close()
+            connection = self._open(read_only=read_only)
+        except duckdb.ConnectionException:
+            raise  # open in this process with other settings: nothing wrong with the file
         except duckdb.Error as error:
-            self._abandon_writer()
-            if not _is_disk_full(error):
-                raise
-            self._discard()
-            raise StorageError(
-                f"no space left on the disk of the cache {self.cache_path} (removed it): "
-                "free some space, or give another --cache-dir, or use --no-cache"
-            ) from error
-        except BaseException:
-            self._abandon_writer()
-            raise
+            return None, f"cannot be opened ({one_line(error)})"
+        try:
+            problem = _schema_problem(connection)
+        except duckdb.Error as error:
+            problem = f"cannot be read ({one_line(error)})"
+        if problem is None:
+            return connection, None
+        connection.close()
+        return None, problem
 
-    def _abandon_writer(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with suppress(duckdb.Error):
-                connection.close()
+    # -- repairing ------------------------------------------------------------------------
 
-    # -- checking and repairing -----------------------------------------------------------
-
-    def _prepare_schema(self) -> None:
-        if self._problem() is None:
-            return
+    def _repair(self, problem: str) -> None:
+        """Delete the file if there is one (one notice line) and create the tables afresh."""
         with self._repair_lock():
             # Checked again: another process may have repaired it while this one waited.
-            problem = self._problem()
-            if problem is None:
+            connection, problem_now = self._open_and_check(read_only=True)
+            if connection is not None:
+                connection.close()
                 return
             if self.cache_path.exists():
-                _log.warning("cache %s %s: rebuilding it from the store", self.cache_path, problem)
+                _log.warning(
+                    "cache %s %s: rebuilding it from the store", self.cache_path, problem_now
+                )
                 self._discard()
-            with self._writing():
+            self._connection, self._read_only = self._open(read_only=False), False
+            with self._full_disk_removes_the_file():
                 super()._prepare_schema()
-
-    def _problem(self) -> str | None:
-        """Why the file cannot serve as the cache as it is (None: it can); a quick check that
-        reads the catalog, never the tables."""
-        if not self.cache_path.exists():
-            return "does not exist"
-        try:
-            connection = self._open(read_only=True)
-        except duckdb.Error as error:
-            return f"cannot be opened ({one_line(error)})"
-        try:
-            present = {
-                name
-                for (name,) in connection.execute(
-                    "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
-                    "UNION ALL "
-                    "SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
-                ).fetchall()
-            }
-            missing = sorted(required_objects() - present)
-            if "_meta" in missing:
-                return "lacks its schema version"
-            version = connection.execute("SELECT max(schema_version) FROM _meta").fetchone()
-            if not version or version[0] != SCHEMA_VERSION:
-                found = version[0] if version else None
-                return f"has schema version {found}, this version uses {SCHEMA_VERSION}"
-            if missing:
-                return f"lacks its table {missing[0]}"
-            return None
-        except duckdb.Error as error:
-            return f"cannot be read ({one_line(error)})"
-        finally:
-            connection.close()
+                self._connection.execute("CHECKPOINT")
+            self.release()
 
     @contextmanager
     def _repair_lock(self) -> Iterator[None]:
@@ -247,21 +234,48 @@ class CacheDatabase(Database):
                     f"cannot remove the cache {leftover}: {error.strerror}"
                 ) from error
 
+    @contextmanager
+    def _full_disk_removes_the_file(self) -> Iterator[None]:
+        try:
+            yield
+        except duckdb.Error as error:
+            if not _is_disk_full(error):
+                raise
+            connection, self._connection = self._connection, None
+            if connection is not None:
+                with suppress(duckdb.Error):
+                    connection.close()
+            self._discard()
+            raise StorageError(
+                f"no space left on the disk of the cache {self.cache_path} (removed it): "
+                "free some space, or give another --cache-dir, or use --no-cache"
+            ) from error
+
     # -- what callers use -----------------------------------------------------------------
 
     def sync(self, *args: Any, **kwargs: Any) -> SyncReport:
-        with self._writing():
-            return super().sync(*args, **kwargs)
+        """Database.sync on the write connection, which stays open for the views' reads until
+        ``release()`` or a read-only connection is asked for."""
+        if self._read_only:
+            self.release()
+            self._connection = self._open_checked(read_only=False)
+            self._read_only = False
+        with self._full_disk_removes_the_file():
+            report = super().sync(*args, **kwargs)
+            # Closing checkpoints the WAL into the file, and DuckDB ignores a failure there
+            # (a full disk): checkpointed now, the failure is seen.
+            self.connection.execute("CHECKPOINT")
+        return report
 
     def rebuild(self) -> None:
         """Start again from an empty cache (the next sync reads the whole store)."""
         # Waits until no other process uses the file, so that none is deleted under a reader.
-        with self._writing():
-            pass
+        self.release()
+        with suppress(duckdb.IOException):  # a file that cannot be opened goes all the same
+            self._open(read_only=False).close()
         with self._repair_lock():
             self._discard()
-            with self._writing():
-                super()._prepare_schema()
+        self._checked = False
 
     def read_detached(
         self, sql: str, params: Mapping[str, Any] | None = None
@@ -270,9 +284,11 @@ class CacheDatabase(Database):
         connection is closed at once: a relation kept in a notebook holds no lock."""
         check_read_only(self._results, sql)
         try:
-            table: pa.Table = self.connection.sql(
-                sql, params=dict(params) if params else None
-            ).to_arrow_table()
+            table: pa.Table = (
+                self.read_only_connection()
+                .sql(sql, params=dict(params) if params else None)
+                .to_arrow_table()
+            )
         finally:
             self.release()
         return self._results.from_arrow(table)
@@ -289,6 +305,26 @@ class CacheDatabase(Database):
         if self._results_connection is not None:
             self._results_connection.close()
             self._results_connection = None
+
+
+def _schema_problem(connection: duckdb.DuckDBPyConnection) -> str | None:
+    present = {
+        name
+        for (name,) in connection.execute(
+            "SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+            "UNION ALL SELECT view_name FROM duckdb_views() WHERE schema_name = 'main'"
+        ).fetchall()
+    }
+    missing = sorted(required_objects() - present)
+    if "_meta" in missing:
+        return "lacks its schema version"
+    version = connection.execute("SELECT max(schema_version) FROM _meta").fetchone()
+    found = version[0] if version else None
+    if found != SCHEMA_VERSION:
+        return f"has schema version {found}, this version uses {SCHEMA_VERSION}"
+    if missing:
+        return f"lacks its table {missing[0]}"
+    return None
 
 
 def _is_lock_conflict(error: duckdb.Error) -> bool:

@@ -102,7 +102,9 @@ def test_a_notebook_and_the_cli_share_one_cache(store: Path, tmp_path: Path) -> 
         return notebook.stdout.readline().strip()
 
     try:
-        jobs_before = int(notebook.stdout.readline().split()[1])
+        first = notebook.stdout.readline()
+        assert first.startswith("jobs "), notebook.stderr.read() if notebook.stderr else first
+        jobs_before = int(first.split()[1])
         # The notebook is open (and has read the whole store into the cache). New jobs arrive;
         # the CLI syncs them into the same cache, reading only their files.
         added = _add_job(store, "zzaddedjob0000000000000")
