@@ -3,11 +3,11 @@
 DuckDB lets one process write a database file, or any number of processes read it, never
 both at once. So that a notebook and the CLI (or two CLIs) share one cache:
 
-- a write connection exists only while a sync (or the creation of the tables) runs, and is
-  closed at its end;
-- queries read through a read-only connection, opened when first needed and closed before
-  this process's next sync; ``read_detached`` (what ``History.sql`` calls) closes it again at
-  once, so an idle notebook holds nothing that keeps another process from syncing;
+- a write connection is opened for a sync; the views read their answers on it afterwards
+  (one open per command), and ``History.sync`` closes it at once;
+- user SQL runs on a read-only connection (DuckDB itself refuses writes there);
+  ``read_detached`` (what ``History.sql`` calls) closes it as soon as the answer is in memory,
+  so an idle notebook holds nothing that keeps another process from syncing;
 - a process that finds the file held by another waits for it, with one notice line, up to
   ``LOCK_WAIT_SECONDS``: the holder is busy with a sync or a query and lets go when done.
 
