@@ -561,13 +561,14 @@ def export_command(
     ctx: typer.Context,
     common: Common,
     output: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--output",
             "-o",
-            help="Dataset location: a directory, s3://bucket/prefix or r2://accountId/bucket/prefix.",
+            help="Dataset location: a directory, s3://bucket/prefix or r2://accountId/bucket/prefix"
+            "; with --format otlp, the receiver's URL (http://host:4318).",
         ),
-    ],
+    ] = None,
     tables: Annotated[
         str | None,
         typer.Option(
@@ -577,7 +578,12 @@ def export_command(
         ),
     ] = None,
     fmt: Annotated[
-        str, typer.Option("--format", help="parquet (zstd, the default), csv or jsonl.")
+        str,
+        typer.Option(
+            "--format",
+            help="parquet (zstd, the default), csv or jsonl; otlp sends traces to an "
+            "OpenTelemetry receiver (docs/otlp.md).",
+        ),
     ] = "parquet",
     partition_by: Annotated[
         str,
@@ -610,6 +616,13 @@ def export_command(
     output_region: Annotated[
         str | None, typer.Option("--output-region", help="Region of the output bucket.")
     ] = None,
+    header: Annotated[
+        list[str] | None,
+        typer.Option("--header", help="With --format otlp: KEY=VALUE sent with every request."),
+    ] = None,
+    job: Annotated[
+        str | None, typer.Option("--job", help="With --format otlp: this job only.")
+    ] = None,
     dask: Annotated[
         str | None,
         typer.Option(
@@ -623,7 +636,7 @@ def export_command(
         typer.Option("--shards", help="With --dask: how many shards (tasks) to split into."),
     ] = None,
 ) -> None:
-    """Export the history as a dataset: one folder of Parquet/CSV/JSONL files per table."""
+    """Export the history as a dataset (Parquet/CSV/JSONL files per table) or as traces (otlp)."""
     from perstack_logq.views.catalog import parse_time_bound
     from perstack_logq.views.export import (
         ExportFormat,
@@ -634,6 +647,16 @@ def export_command(
         export_dataset,
         parse_tables,
     )
+
+    if fmt == "otlp":
+        if tables is not None or shard is not None or partition_by != "auto":
+            raise UsageError("--tables, --shard and --partition-by are for datasets, not otlp")
+        _export_otlp(common, output, header or [], since, until, job, incremental)
+        return
+    if header or job:
+        raise UsageError("--header and --job go with --format otlp")
+    if output is None:
+        raise UsageError("Missing option '--output' / '-o' (where the dataset goes)")
 
     def choice(option: str, value: str, kind: Any) -> Any:
         try:
@@ -675,6 +698,44 @@ def export_command(
     )
 
 
+def _export_otlp(
+    common: Common,
+    output: str | None,
+    headers: list[str],
+    since: str | None,
+    until: str | None,
+    job: str | None,
+    incremental: bool,
+) -> None:
+    from perstack_logq.otlp.send import (
+        OtlpOptions,
+        export_otlp,
+        import_otlp,
+        resolve_endpoint,
+        resolve_headers,
+    )
+    from perstack_logq.views.catalog import parse_time_bound
+
+    import_otlp()
+    options = OtlpOptions(
+        endpoint=resolve_endpoint(output),
+        headers=resolve_headers(headers),
+        since=parse_time_bound("--since", since) if since else None,
+        until=parse_time_bound("--until", until) if until else None,
+        job_id=job,
+        incremental=incremental,
+    )
+    with common.open() as history:
+        report = export_otlp(history, options, cache_dir=common.cache_dir)
+        _report_skipped(history, common)
+    print(f"Sent {report.jobs_sent:,} job(s) as {report.spans_sent:,} span(s) to {report.endpoint}")
+    if incremental:
+        print(
+            f"{report.jobs_unchanged:,} job(s) unchanged since the last send, "
+            f"{report.jobs_running:,} still running (sent once they end)"
+        )
+
+
 def _export_on_dask(common: Common, options: Any, address: str | None, shards: int | None) -> None:
     from perstack_logq.config import load_storage_config
     from perstack_logq.distributed.dask_export import dask_client, export_on_dask
@@ -699,6 +760,49 @@ def _export_on_dask(common: Common, options: Any, address: str | None, shards: i
         f"Exported {report.jobs_written:,} job(s) to {report.location} in {shards} shard(s) on Dask"
     )
     print(f"{report.files_written:,} file(s) written" + (f"; rows: {rows}" if rows else ""))
+
+
+# -- perstack log report ----------------------------------------------------------------------
+
+
+@store_command("report")
+def report_command(
+    ctx: typer.Context,
+    common: Common,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The HTML file to write (e.g. report.html).")
+    ],
+    since: Annotated[
+        str | None, typer.Option("--since", help="Jobs started at or after: 2026-11-01, 7d.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Jobs started before: date or 7d.")
+    ] = None,
+    job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
+    expert: Annotated[
+        str | None, typer.Option("--expert", help="Only jobs of this coordinator expert.")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report: overview charts and tables, a timeline per job."""
+    from perstack_logq.report import check_output
+    from perstack_logq.views.catalog import parse_time_bound
+
+    check_output(output)
+    since_at = parse_time_bound("--since", since) if since else None
+    until_at = parse_time_bound("--until", until) if until else None
+    with common.open() as history:
+        history.sync(progress=_progress_printer("table"))
+        _report_skipped(history, common)
+        summary = history.report(output, since=since_at, until=until_at, job=job, expert=expert)
+    omitted = (
+        f"; {summary.omitted_views:,} job(s) listed without a view (size bound)"
+        if summary.omitted_views
+        else ""
+    )
+    print(
+        f"Wrote {summary.path} ({summary.bytes / 1e6:.2f} MB): {summary.jobs:,} job(s), "
+        f"{summary.job_views:,} job view(s){omitted}"
+    )
 
 
 # -- entry point ------------------------------------------------------------------------------
