@@ -22,8 +22,10 @@ import duckdb
 from perstack_logq.config import R2Config, S3Config, StorageConfig, load_storage_config
 from perstack_logq.decode.schema import TABLES_BY_NAME
 from perstack_logq.engine.cache import open_database
+from perstack_logq.engine.connections import CacheDatabase
 from perstack_logq.engine.database import Database, ProgressCallback, SyncReport
 from perstack_logq.errors import UsageError
+from perstack_logq.engine.sandbox import check_read_only
 from perstack_logq.storage.base import Storage, StorageInfo
 from perstack_logq.storage.factory import create_storage_from_config
 
@@ -66,13 +68,28 @@ class History:
     def storage_info(self) -> StorageInfo:
         return self.storage.get_storage_info()
 
-    def sync(self, progress: ProgressCallback | None = None, *, rescan: bool = False) -> SyncReport:
+    def sync(
+        self,
+        progress: ProgressCallback | None = None,
+        *,
+        rescan: bool = False,
+        rebuild: bool = False,
+    ) -> SyncReport:
         """Read what is new or changed in the whole store (everything, the first time).
 
         ``rescan``: stat every file of a filesystem store, not only those of directories whose
-        mtime moved (see ``Database.sync``).
+        mtime moved (see ``Database.sync``). ``rebuild``: forget everything held and read the
+        whole store again.
         """
+        if rebuild:
+            if isinstance(self.database, CacheDatabase):
+                self.database.rebuild()
+            else:
+                self.database.close()
+                self.database = Database(self.storage, direct_reads=self.database.direct_reads)
         report = self.database.sync(progress=progress, rescan=rescan)
+        if isinstance(self.database, CacheDatabase):
+            self.database.release()  # a notebook between calls holds no lock on the cache
         self._needs_sync = False
         return report
 
@@ -83,21 +100,29 @@ class History:
     def sql(self, query: str, params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
         """A DuckDB relation: call ``.pl()``, ``.arrow()``, ``.df()`` or ``.fetchall()`` on it.
 
-        With a ``query_timeout`` (see ``connect``) the query runs at once, stopped by
-        QueryError after that many seconds (or by Ctrl-C), and the relation holds its rows.
-        A query that reads a cost view is priced first (``price``), with the settings given
-        to ``price`` last, else those of perstack.toml.
+        With a ``query_timeout`` (see ``connect``) the query is stopped by QueryError after
+        that many seconds (or by Ctrl-C). Only reading statements run (QueryError otherwise).
+        Over the cache, the answer is computed at once and held in memory: the cache file stays
+        free for other processes. A query that reads a cost view is priced first (``price``),
+        with the settings given to ``price`` last, else those of perstack.toml.
         """
         self.ensure_synced()
         from perstack_logq.cost import mentions_costs
+        from perstack_logq.views.query import query_errors, run_with_limits
 
         if mentions_costs(query):
             self.price(self._cost_settings)
+        if isinstance(self.database, CacheDatabase):
+            with query_errors():
+                return run_with_limits(
+                    self.database.connection,
+                    lambda: self.database.read_detached(query, params),
+                    self.query_timeout,
+                )
+        check_read_only(self.database.connection, query)
         relation = self.database.sql(query, params=dict(params) if params else None)
         if not self.query_timeout:
             return relation
-        from perstack_logq.views.query import query_errors, run_with_limits
-
         with query_errors():
             rows = run_with_limits(
                 self.database.connection, relation.fetch_arrow_table, self.query_timeout

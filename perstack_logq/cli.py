@@ -574,12 +574,16 @@ def sync_command(
             "not move (finds files changed in place by something other than the runtime).",
         ),
     ] = False,
+    rebuild: Annotated[
+        bool,
+        typer.Option("--rebuild", help="Delete the cache and read the whole store again."),
+    ] = False,
 ) -> None:
     """Bring the local cache up to date, reading only new or changed objects."""
     if common.no_cache:
         raise UsageError("--no-cache and sync contradict each other: sync fills the cache")
     with common.open() as history:
-        report = history.sync(progress=_progress_printer("table"), rescan=rescan)
+        report = history.sync(progress=_progress_printer("table"), rescan=rescan, rebuild=rebuild)
         _report_skipped(history, common)
     print(
         f"Storage: {history.storage_info}\n"

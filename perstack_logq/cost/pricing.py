@@ -107,7 +107,7 @@ def _price_rows(settings: CostSettings, model: str, provider: str | None) -> lis
 
 def prepare_costs(database: Database, settings: CostSettings) -> PricingResult:
     """Write the settings and the prices of every model in use; what could not be priced."""
-    con = database.connection
+    con = database.write_connection()
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute("DELETE FROM _cost_settings")

@@ -9,14 +9,12 @@ costs one cold sync and nothing else.
 from __future__ import annotations
 
 import hashlib
-import logging
 import os
 from pathlib import Path
 
-import duckdb
-
+from perstack_logq.engine.connections import CacheDatabase
 from perstack_logq.engine.database import Database
-from perstack_logq.errors import UsageError
+from perstack_logq.errors import StorageError, UsageError
 from perstack_logq.storage.base import Storage
 
 # The cache's DuckDB buffer pool: what a sync or query holds in memory at most before DuckDB
@@ -45,33 +43,32 @@ def open_database(
     cache_dir: Path | None = None,
     direct_reads: bool = False,
 ) -> Database:
-    """The store's cache database, or an in-memory one when asked or when the cache is busy.
+    """The store's cache database (shared with other processes, engine/connections.py), or an
+    in-memory one when asked.
 
     ``direct_reads``: read S3/R2 bodies with DuckDB httpfs (see Database).
     """
     if not use_cache:
         return Database(storage, direct_reads=direct_reads)
     path = cache_path(storage, cache_dir)
+    _make_directory(path.parent)
+    return CacheDatabase(
+        storage,
+        path=path,
+        memory_limit=CACHE_MEMORY_LIMIT,
+        temp_directory=path.parent / "tmp",
+        direct_reads=direct_reads,
+    )
+
+
+def _make_directory(directory: Path) -> None:
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as error:  # a file of that name, no permission, a read-only disk
+        directory.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
         raise UsageError(
-            f"Cannot use {path.parent} as the cache directory (--cache-dir): "
-            f"{error.strerror or error}"
+            f"cache directory {directory} is not a directory (see --cache-dir)"
         ) from None
-    try:
-        return Database(
-            storage,
-            path=path,
-            memory_limit=CACHE_MEMORY_LIMIT,
-            temp_directory=path.parent / "tmp",
-            direct_reads=direct_reads,
-        )
-    except duckdb.IOException as error:
-        # Another perstack_logq process holds the cache: answer from memory instead of waiting.
-        if "lock" not in str(error).lower():
-            raise
-        logging.getLogger("perstack_logq").warning(
-            "cache %s is in use by another process; reading without it", path
-        )
-        return Database(storage, direct_reads=direct_reads)
+    except OSError as error:
+        raise StorageError(
+            f"cannot create the cache directory {directory}: {error.strerror}"
+        ) from None

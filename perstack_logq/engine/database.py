@@ -186,8 +186,13 @@ class Database:
             config["temp_directory"] = str(temp_directory)
         if path:
             config["checkpoint_threshold"] = _CHECKPOINT_THRESHOLD
-        self.connection = duckdb.connect(str(path) if path else ":memory:", config=config)
+        self.config = config
+        self.connection = self._connect()
         self._prepare_schema()
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        """The connection sync writes with (engine/connections.py opens a cache file's)."""
+        return duckdb.connect(str(self.path) if self.path else ":memory:", config=self.config)
 
     # -- schema ---------------------------------------------------------------------------
 
@@ -469,6 +474,10 @@ class Database:
 
     def sql(self, query: str, params: dict | list | None = None) -> duckdb.DuckDBPyRelation:
         return self.connection.sql(query, params=params)
+
+    def write_connection(self) -> duckdb.DuckDBPyConnection:
+        """A connection that may write our own small tables (prices), never user SQL."""
+        return self.connection
 
     def close(self) -> None:
         self.connection.close()

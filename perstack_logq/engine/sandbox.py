@@ -11,25 +11,65 @@ import duckdb
 
 from perstack_logq.errors import QueryError
 
-_ALLOWED = {duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN}
-
 
 def check_read_only(connection: duckdb.DuckDBPyConnection, sql: str) -> None:
-    """Refuse anything but a single read-only statement, before DuckDB runs any of it."""
+    """Refuse anything but a single read-only statement, before DuckDB runs any of it.
+
+    A statement that wraps another (``EXPLAIN ANALYZE DELETE ...`` runs the DELETE) is judged
+    by what it wraps. WITH, PIVOT, SUMMARIZE, DESCRIBE and SHOW parse as SELECT, or as the
+    statement they wrap (``WITH ... DELETE`` is a DELETE); PREPARE, EXECUTE, CREATE ... AS and
+    COPY (query) are refused whatever they hold.
+    """
+    statement = _single_statement(connection, sql)
+    wrappers: list[str] = []
+    while statement.type == duckdb.StatementType.EXPLAIN:
+        wrappers.append("EXPLAIN")
+        statement = _single_statement(connection, _explained(statement.query))
+    if statement.type != duckdb.StatementType.SELECT:
+        # DuckDB reports INSTALL as a LOAD statement.
+        kind = statement.type
+        name = "INSTALL/LOAD" if kind == duckdb.StatementType.LOAD else kind.name
+        inside = f" (inside {' '.join(wrappers)})" if wrappers else ""
+        raise QueryError(
+            f"Only read-only queries are allowed: {name} statements are refused{inside} "
+            "(perstack_logq never changes the store or its cache from user SQL)"
+        )
+
+
+def _single_statement(connection: duckdb.DuckDBPyConnection, sql: str) -> duckdb.Statement:
     try:
         statements = connection.extract_statements(sql)
     except duckdb.Error as error:
         raise QueryError(one_line(error)) from error
     if len(statements) != 1:
         raise QueryError(f"Give exactly one SQL statement (got {len(statements)})")
-    kind = statements[0].type
-    if kind not in _ALLOWED:
-        # DuckDB reports INSTALL as a LOAD statement.
-        name = "INSTALL/LOAD" if kind == duckdb.StatementType.LOAD else kind.name
-        raise QueryError(
-            f"Only read-only queries are allowed: {name} statements are refused "
-            "(perstack_logq never changes the store or its cache from user SQL)"
-        )
+    return statements[0]
+
+
+def _explained(sql: str) -> str:
+    """What an EXPLAIN statement explains: the text after ``EXPLAIN [ANALYZE] [(options)]``.
+
+    Found with DuckDB's own tokenizer, so comments between the words change nothing; text it
+    cannot take apart is refused, never let through.
+    """
+    tokens = duckdb.tokenize(sql)
+    words = [
+        sql[start : (tokens[i + 1][0] if i + 1 < len(tokens) else len(sql))].strip()
+        for i, (start, _) in enumerate(tokens)
+    ]
+    position = 1  # tokens[0] is EXPLAIN
+    if position < len(words) and words[position].upper() == "ANALYZE":
+        position += 1
+    if position < len(words) and words[position] == "(":
+        depth = 0
+        while position < len(words):
+            depth += words[position].count("(") - words[position].count(")")
+            position += 1
+            if depth <= 0:
+                break
+    if not words or words[0].upper() != "EXPLAIN" or position >= len(words):
+        raise QueryError("Only read-only queries are allowed: EXPLAIN of nothing is refused")
+    return sql[tokens[position][0] :]
 
 
 def lock_down(connection: duckdb.DuckDBPyConnection) -> None:

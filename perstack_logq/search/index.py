@@ -73,7 +73,7 @@ def load_fts(connection: duckdb.DuckDBPyConnection) -> None:
 
 def refresh_index(database: Database) -> IndexReport:
     """Bring the documents and the fts index up to date with the cache's tables."""
-    con = database.connection
+    con = database.write_connection()
     load_fts(con)
     con.execute(sql_file("search", "00_tables").text)
     report = IndexReport()

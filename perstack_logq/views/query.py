@@ -10,6 +10,7 @@ from typing import TypeVar
 
 import duckdb
 
+from perstack_logq.engine.connections import CacheDatabase
 from perstack_logq.engine.database import Database
 from perstack_logq.engine.sandbox import check_read_only, lock_down, one_line
 from perstack_logq.engine.sqlfiles import SqlFile, sql_file, sql_folder
@@ -127,9 +128,13 @@ def run_user_sql(
 ) -> duckdb.DuckDBPyRelation:
     """Run SQL in the sandbox: read-only, no files, no network, no settings.
 
-    The relation is lazy: consume it inside ``query_errors()``.
+    The relation is lazy: consume it inside ``query_errors()``. Over the cache it runs on a
+    read-only connection: DuckDB itself refuses any write that got past the statement check.
     """
-    connection = database.connection
+    if isinstance(database, CacheDatabase):
+        connection = database.read_only_connection()
+    else:
+        connection = database.connection
     check_read_only(connection, sql)
     lock_down(connection)
     with query_errors():
