@@ -50,6 +50,18 @@ UPSTREAM_ENV = "PERSTACK_UPSTREAM_CLI"
 QUERY = "SELECT type, count(*) AS n, sum(size_bytes) AS bytes FROM events GROUP BY ALL"
 MESSAGES_QUERY = "select count(*) from messages"
 SLOW_COMMAND = 10.0  # seconds: a command this slow is timed once, not ``repeats`` times
+FULL_BUDGET_MINUTES = 33.0  # the whole --full run, store generation included
+
+
+class Budget:
+    """The run's time budget: every measured command's time limit is cut to what is left,
+    and a figure that would start after it is spent becomes a row saying so."""
+
+    ends_at = float("inf")  # time.monotonic() value; set by main()
+
+    @classmethod
+    def left(cls) -> float:
+        return cls.ends_at - time.monotonic()
 
 
 @dataclass(frozen=True)
@@ -228,7 +240,9 @@ def tree_rss_kb(pid: int) -> int:
 def measure(
     args: list[str], *, timeout: float, env: dict[str, str] | None = None, cwd: Path = REPO
 ) -> Measured:
-    """Run a command to its end or its time limit; peak RSS sampled every 50 ms."""
+    """Run a command to its end or its time limit (cut to the run's budget); peak RSS
+    sampled every 50 ms."""
+    timeout = max(1.0, min(timeout, Budget.left()))
     started = time.perf_counter()
     process = subprocess.Popen(
         args,
@@ -555,7 +569,7 @@ def figure_warm_query(report: Report, root: Path, cache_dir: Path, sizes: Sizes)
     """4. `perstack log query` on a synced cache against DuckDB alone on the same file."""
     command = query_command(root, cache_dir)
     measure(command, timeout=sizes.timeout)  # brings the cache up to date, if it is not
-    ours = timed(command, max(3, sizes.repeats), sizes.timeout)
+    ours = timed(command, sizes.repeats, sizes.timeout)
     figure = "4. warm `perstack log query` vs the DuckDB floor (950-job store)"
     database = cache_file(cache_dir)
     if not ours.ok or database is None:
@@ -578,7 +592,7 @@ def figure_warm_query(report: Report, root: Path, cache_dir: Path, sizes: Sizes)
     )
     floor = timed(
         [sys.executable, "-c", floor_script, str(database), QUERY],
-        max(3, sizes.repeats),
+        sizes.repeats,
         sizes.timeout,
     )
     if not floor.ok:
@@ -631,7 +645,7 @@ def figure_shared_cache(
                 )
             )
             return
-        held = timed(query_command(root, cache_dir), max(3, sizes.repeats), sizes.timeout)
+        held = timed(query_command(root, cache_dir), sizes.repeats, sizes.timeout)
     finally:
         if holder.poll() is None:
             assert holder.stdin is not None
@@ -1073,6 +1087,18 @@ def guarded(
     report: Report, figure: str, step: Callable[..., Any], *args: Any, **options: Any
 ) -> Any:
     """Run one figure; a bench step that breaks becomes a row, and the run goes on."""
+    if Budget.left() <= 0:
+        report.add(
+            Row(
+                f"{figure}. {step.__name__.removeprefix('figure_').replace('_', ' ')}",
+                "not run: the run's time budget was spent",
+                "-",
+                "-",
+                "-",
+                False,
+            )
+        )
+        return None
     try:
         return step(report, *args, **options)
     except Exception as error:  # the table must still be written
@@ -1102,6 +1128,12 @@ def main() -> None:
         default=os.environ.get(UPSTREAM_ENV) or None,
         help=f"a build of the original CLI: node/bin/node and cli.mjs (or {UPSTREAM_ENV})",
     )
+    parser.add_argument(
+        "--budget-minutes",
+        type=float,
+        help=f"stop starting figures after this long (default {FULL_BUDGET_MINUTES:.0f} with "
+        "--full, none with --smoke); each command's time limit is cut to what is left",
+    )
     parser.add_argument("--child", help=argparse.SUPPRESS)
     parser.add_argument("--serve-moto", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -1114,6 +1146,9 @@ def main() -> None:
     sizes = SMOKE if args.smoke else FULL
     work = args.work or BENCH / "out" / ("smoke" if args.smoke else "full")
     started = time.perf_counter()
+    budget = args.budget_minutes or (None if args.smoke else FULL_BUDGET_MINUTES)
+    if budget is not None:
+        Budget.ends_at = time.monotonic() + budget * 60
     report = Report()
     load = ", ".join(f"{value:.1f}" for value in os.getloadavg())
     report.notes.append(f"Load average when the run started (1, 5, 15 min): {load}.")
@@ -1125,40 +1160,50 @@ def main() -> None:
     caches = work / "caches"
     main_cache, long_cache = caches / "fs-main", caches / "fs-long"
 
-    cold = guarded(
-        report,
-        "1",
-        figure_cold_ingest,
-        "950-job store",
-        main_store,
-        main_cache,
-        sizes,
-        floor_runs=2,
-    ) or Measured(0, 0, -1, "", "no result")
-    guarded(report, "1", figure_duckdb_json, main_store, cold)
-    cold_long = guarded(
-        report, "1", figure_cold_ingest, "long-session store", long, long_cache, sizes, floor_runs=1
-    ) or Measured(0, 0, -1, "", "no result")
-    guarded(report, "5", figure_long_store, long, long_cache, cold_long, work, sizes)
-    alone = guarded(report, "4", figure_warm_query, main_store, main_cache, sizes)
-    guarded(
-        report,
-        "7",
-        figure_shared_cache,
-        main_store,
-        main_cache,
-        alone or Measured(0, 0, -1, "", "no result"),
-        sizes,
+    # Cheap figures on the small stores first, the long-session store last: if the budget
+    # runs out, what is missing is what the table says is missing.
+    no_result = Measured(0, 0, -1, "", "no result")
+    cold = (
+        guarded(
+            report,
+            "1",
+            figure_cold_ingest,
+            "950-job store",
+            main_store,
+            main_cache,
+            sizes,
+            floor_runs=2,
+        )
+        or no_result
     )
+    guarded(report, "1", figure_duckdb_json, main_store, cold)
+    alone = guarded(report, "4", figure_warm_query, main_store, main_cache, sizes) or no_result
+    guarded(report, "7", figure_shared_cache, main_store, main_cache, alone, sizes)
     guarded(report, "3", figure_incremental, main_store, main_cache, cold, sizes, work)
     guarded(report, "2", figure_s3, main_store, sizes, work)
-    stores = [
+    guarded(report, "9", figure_startup, tiny, caches / "tiny", sizes)
+    small_stores = [
         (f"{sizes.main_jobs:,}-job store", main_store, main_cache),
         (f"{sizes.many_jobs:,}-job store", many, caches / "many"),
-        ("long-session store", long, long_cache),
     ]
-    guarded(report, "8", figure_original, stores, args.upstream, sizes)
-    guarded(report, "9", figure_startup, tiny, caches / "tiny", sizes)
+    guarded(report, "8", figure_original, small_stores, args.upstream, sizes)
+    cold_long = (
+        guarded(
+            report,
+            "1",
+            figure_cold_ingest,
+            "long-session store",
+            long,
+            long_cache,
+            sizes,
+            floor_runs=1,
+        )
+        or no_result
+    )
+    guarded(report, "5", figure_long_store, long, long_cache, cold_long, work, sizes)
+    if args.upstream is not None and (args.upstream / "cli.mjs").is_file():
+        long_store = [("long-session store", long, long_cache)]
+        guarded(report, "8", figure_original, long_store, args.upstream, sizes)
     write_readme(args.output, report, args.smoke, time.perf_counter() - started)
     print(f"wrote {args.output}")
 
