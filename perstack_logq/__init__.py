@@ -9,15 +9,20 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from perstack_logq.api import History, connect
+    from perstack_logq.api import Dataset, History, connect, connect_dataset
+    from perstack_logq.distributed.dask_export import export_on_dask
 
 __version__ = "0.1.0"
-__all__ = ["History", "__version__", "connect"]
+__all__ = ["Dataset", "History", "__version__", "connect", "connect_dataset", "export_on_dask"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("connect", "History"):
+    if name in ("connect", "History", "connect_dataset", "Dataset"):
         from perstack_logq import api
 
         return getattr(api, name)
+    if name == "export_on_dask":
+        from perstack_logq.distributed import dask_export
+
+        return dask_export.export_on_dask
     raise AttributeError(f"module 'perstack_logq' has no attribute {name!r}")

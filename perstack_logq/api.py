@@ -26,6 +26,8 @@ from perstack_logq.storage.factory import create_storage_from_config
 if TYPE_CHECKING:
     import polars
 
+    from perstack_logq.views.dataset import DatasetDatabase
+
 VIEWS = ("jobs", "runs", "messages")
 TABLES = (*VIEWS, *TABLES_BY_NAME)
 
@@ -126,3 +128,63 @@ def connect(
         storage, use_cache=cache, cache_dir=cache_dir, direct_reads=direct_reads
     )
     return History(storage, database, sync=sync)
+
+
+class Dataset:
+    """An exported dataset (``perstack log export``) read back as the cache's tables.
+
+    Every query runs in the sandbox of ``perstack log query``: read-only, and no file but the
+    dataset's committed ones. Partition columns (``event_date``, ``run_date``, ``job_date``)
+    are extra columns of their tables; filtering on them reads only the matching files.
+    """
+
+    def __init__(self, database: DatasetDatabase) -> None:
+        self.database = database
+
+    @property
+    def location(self) -> str:
+        return self.database.location
+
+    @property
+    def tables(self) -> tuple[str, ...]:
+        return self.database.tables
+
+    def sql(self, query: str, params: Mapping[str, Any] | None = None) -> duckdb.DuckDBPyRelation:
+        """A DuckDB relation over the dataset (one read-only statement)."""
+        from perstack_logq.views.query import run_user_sql
+
+        return run_user_sql(self.database, query, params)
+
+    def table(self, name: str) -> polars.DataFrame:
+        if name not in self.tables:
+            tables = ", ".join(self.tables)
+            raise KeyError(f"no table {name!r} in {self.location}; tables: {tables}")
+        return self.sql(f'SELECT * FROM "{name}"').pl()
+
+    def __getattr__(self, name: str) -> polars.DataFrame:
+        if name != "database" and name in self.database.tables:
+            return self.table(name)
+        raise AttributeError(name)
+
+    def __repr__(self) -> str:
+        return f"<Dataset {self.location}: {', '.join(self.tables)}>"
+
+    def close(self) -> None:
+        self.database.close()
+
+    def __enter__(self) -> Dataset:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+def connect_dataset(
+    location: str | os.PathLike[str], *, endpoint: str | None = None, region: str | None = None
+) -> Dataset:
+    """Open the dataset ``perstack log export`` wrote at ``location`` (a directory,
+    ``s3://bucket/prefix`` or ``r2://account/bucket/prefix``; ``endpoint`` for S3-compatible
+    servers), reading only the files its manifests commit."""
+    from perstack_logq.views.dataset import open_dataset
+
+    return Dataset(open_dataset(os.fspath(location), endpoint=endpoint, region=region))

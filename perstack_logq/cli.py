@@ -414,6 +414,18 @@ def query_command(
         bool,
         typer.Option("--no-sync", help="Answer from the cache as it is; do not read the store."),
     ] = False,
+    dataset: Annotated[
+        str | None,
+        typer.Option(
+            "--dataset",
+            help="Query a dataset written by `perstack log export` (a directory, s3://bucket/"
+            "prefix or r2://accountId/bucket/prefix) instead of the store.",
+        ),
+    ] = None,
+    dataset_endpoint: Annotated[
+        str | None,
+        typer.Option("--dataset-endpoint", help="S3-compatible endpoint URL of the --dataset."),
+    ] = None,
 ) -> None:
     """Run SQL (read-only, sandboxed) over the whole history, or a canned query by --name."""
     from perstack_logq.views.query import bind_canned, parse_params, query_errors, run_user_sql
@@ -427,6 +439,17 @@ def query_command(
         sql = query.text
     elif param:
         raise UsageError("--param goes with --name (bind values into a canned query)")
+    if dataset is not None:
+        from perstack_logq.views.dataset import open_dataset
+
+        dataset_database = open_dataset(dataset, endpoint=dataset_endpoint)
+        try:
+            relation = run_user_sql(dataset_database, sql, params)
+            with query_errors():
+                _emit(relation, chosen, output)
+        finally:
+            dataset_database.close()
+        return
     with common.open() as history:
         if not no_sync:
             history.sync(progress=_progress_printer(chosen.value))
@@ -583,6 +606,18 @@ def export_command(
     output_region: Annotated[
         str | None, typer.Option("--output-region", help="Region of the output bucket.")
     ] = None,
+    dask: Annotated[
+        str | None,
+        typer.Option(
+            "--dask",
+            help="Run the shards as tasks on a Dask cluster: its scheduler address "
+            "(tcp://host:8786), or local:K for K worker processes here. Needs --shards.",
+        ),
+    ] = None,
+    shards: Annotated[
+        int | None,
+        typer.Option("--shards", help="With --dask: how many shards (tasks) to split into."),
+    ] = None,
 ) -> None:
     """Export the history as a dataset: one folder of Parquet/CSV/JSONL files per table."""
     from perstack_logq.views.catalog import parse_time_bound
@@ -617,6 +652,9 @@ def export_command(
         output_endpoint=output_endpoint,
         output_region=output_region,
     )
+    if dask is not None or shards is not None:
+        _export_on_dask(common, options, dask, shards)
+        return
     progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
     with common.open() as history:
         report = export_dataset(history, options, progress=progress)
@@ -631,6 +669,32 @@ def export_command(
         f"{report.files_written:,} file(s) written, {report.files_removed:,} removed"
         + (f"; rows: {rows}" if rows else "")
     )
+
+
+def _export_on_dask(common: Common, options: Any, address: str | None, shards: int | None) -> None:
+    from perstack_logq.config import load_storage_config
+    from perstack_logq.distributed.dask_export import dask_client, export_on_dask
+
+    if address is None or shards is None:
+        raise UsageError("--dask and --shards go together: --dask ADDRESS --shards N")
+    storage = load_storage_config(config_path=common.config, storage=common.storage)
+
+    def shard_done(done: Any) -> None:
+        print(
+            f"shard {done.index}/{done.count} committed by {done.worker} in {done.seconds:.1f} s: "
+            f"{done.jobs_written:,} job(s), {done.files_written:,} file(s)",
+            file=sys.stderr,
+        )
+
+    with dask_client(address) as client:
+        report = export_on_dask(
+            client, storage, options, shards, concurrency=common.concurrency, progress=shard_done
+        )
+    rows = ", ".join(f"{table} {count:,}" for table, count in report.rows_written.items())
+    print(
+        f"Exported {report.jobs_written:,} job(s) to {report.location} in {shards} shard(s) on Dask"
+    )
+    print(f"{report.files_written:,} file(s) written" + (f"; rows: {rows}" if rows else ""))
 
 
 # -- entry point ------------------------------------------------------------------------------

@@ -56,6 +56,28 @@ def _literal(value: object) -> str:
     return "'" + str(value).replace("'", "''") + "'"
 
 
+def load_with_store_secret(
+    connection: duckdb.DuckDBPyConnection, storage: ObjectStoreStorage
+) -> None:
+    """Load httpfs (offline) into ``connection`` and give it a temporary S3 secret that reads
+    what ``storage``'s own client reads: same credential chain, endpoint and addressing."""
+    connection.execute(f"LOAD {_literal(extension_path())}")
+    settings = storage.httpfs_settings()
+    options = [
+        "TYPE s3",
+        f"KEY_ID {_literal(settings['key_id'])}",
+        f"SECRET {_literal(settings['secret'])}",
+        f"REGION {_literal(settings['region'])}",
+        f"ENDPOINT {_literal(settings['endpoint'])}",
+        f"URL_STYLE {_literal(settings['url_style'])}",
+        f"USE_SSL {'true' if settings['use_ssl'] else 'false'}",
+    ]
+    if settings["session_token"]:
+        options.append(f"SESSION_TOKEN {_literal(settings['session_token'])}")
+    # A temporary secret: it lives in this connection's memory, never on disk.
+    connection.execute(f"CREATE TEMPORARY SECRET perstack_store ({', '.join(options)})")
+
+
 class DirectReader:
     """Reads a bucket's objects with DuckDB httpfs; same contract as ``Storage.read_objects``.
 
@@ -84,23 +106,7 @@ class DirectReader:
         self._cursors: list[duckdb.DuckDBPyConnection] = []
         self._cursors_lock = threading.Lock()
         try:
-            self.connection.execute(f"LOAD {_literal(extension_path())}")
-            settings = storage.httpfs_settings()
-            options = [
-                "TYPE s3",
-                f"KEY_ID {_literal(settings['key_id'])}",
-                f"SECRET {_literal(settings['secret'])}",
-                f"REGION {_literal(settings['region'])}",
-                f"ENDPOINT {_literal(settings['endpoint'])}",
-                f"URL_STYLE {_literal(settings['url_style'])}",
-                f"USE_SSL {'true' if settings['use_ssl'] else 'false'}",
-            ]
-            if settings["session_token"]:
-                options.append(f"SESSION_TOKEN {_literal(settings['session_token'])}")
-            # A temporary secret: it lives in this connection's memory, never on disk.
-            self.connection.execute(
-                f"CREATE TEMPORARY SECRET perstack_store ({', '.join(options)})"
-            )
+            load_with_store_secret(self.connection, storage)
             self.connection.execute("SET http_keep_alive = true")
         except BaseException:
             self.connection.close()

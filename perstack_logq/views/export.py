@@ -842,6 +842,48 @@ def manifest_files(manifests: dict[str, dict[str, Any]], table: str) -> list[str
     )
 
 
+@dataclass
+class CommittedDataset:
+    """What a reader of a dataset needs: its manifests and where its committed files are.
+
+    ``storage`` is the S3/R2 client of a remote dataset (None for a directory): readers that
+    go through DuckDB's httpfs take their credentials from it.
+    """
+
+    location: str
+    root: str  # a directory, or s3://bucket/prefix/ (R2 too: httpfs speaks S3 to it)
+    manifests: dict[str, dict[str, Any]]
+    storage: Any = None
+
+    def file_urls(self, table: str) -> list[str]:
+        return [self.root + path for path in manifest_files(self.manifests, table)]
+
+
+@contextmanager
+def committed_dataset(
+    location: str, *, endpoint: str | None = None, region: str | None = None
+) -> Iterator[CommittedDataset]:
+    """The dataset at ``location`` as its manifests commit it; refused when it has none."""
+    target = _open_target(
+        ExportOptions(output=location, output_endpoint=endpoint, output_region=region)
+    )
+    try:
+        manifests = _read_manifests(target)
+        if not manifests:
+            raise UsageError(
+                f"{target.location} holds no perstack-logq export "
+                f"(no {MANIFEST_DIR}/shard-*.json): give the --output of `perstack log export`"
+            )
+        if isinstance(target, _ObjectStoreTarget):
+            root = f"s3://{target.bucket}/{target.prefix}"
+            yield CommittedDataset(target.location, root, manifests, target.storage)
+        else:
+            root = str(Path(target.location)) + os.sep
+            yield CommittedDataset(target.location, root, manifests)
+    finally:
+        target.close()
+
+
 class ProgressBar:
     """``export [#####     ] write 3/8 tables`` on a terminal, redrawn in place (stderr)."""
 
