@@ -848,6 +848,8 @@ def figure_s3(report: Report, root: Path, sizes: Sizes, work: Path) -> None:
         clients: dict[str, str] = {}
         failures: dict[str, Measured] = {}
         for round_ in range(sizes.s3_rounds):
+            if round_ and Budget.left() <= 0:
+                break  # the bare clients run in this process: the budget stops them here
             for concurrency in BARE_CONCURRENCIES:
                 for name, get in (("boto3", get_all), ("obstore", obstore_get_all)):
                     seconds = get(endpoint, keys, concurrency)
