@@ -24,8 +24,11 @@ from perstack_logq.storage.base import Storage, StorageInfo
 from perstack_logq.storage.factory import create_storage_from_config
 
 if TYPE_CHECKING:
+    import datetime as dt
+
     import polars
 
+    from perstack_logq.report import ReportSummary
     from perstack_logq.views.dataset import DatasetDatabase
 
 VIEWS = ("jobs", "runs", "messages")
@@ -72,6 +75,31 @@ class History:
         if name in TABLES:
             return self.table(name)
         raise AttributeError(name)
+
+    def report(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        since: str | dt.datetime | None = None,
+        until: str | dt.datetime | None = None,
+        job: str | None = None,
+        expert: str | None = None,
+    ) -> ReportSummary:
+        """Write a self-contained HTML report (overview and job views) to ``path``.
+
+        ``since``/``until`` bound the jobs' start: a datetime (UTC), a date or ``7d``/``12h``;
+        ``job`` reports one job, ``expert`` the jobs of one coordinator expert.
+        """
+        from perstack_logq.report import Selection, check_output, write_report
+        from perstack_logq.views.catalog import parse_time_bound
+
+        def bound(option: str, value: str | dt.datetime | None) -> dt.datetime | None:
+            return parse_time_bound(option, value) if isinstance(value, str) else value
+
+        check_output(path)
+        self.ensure_synced()
+        selection = Selection(bound("since", since), bound("until", until), job, expert)
+        return write_report(self.database, path, selection)
 
     def close(self) -> None:
         self.database.close()

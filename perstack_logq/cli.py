@@ -697,6 +697,49 @@ def _export_on_dask(common: Common, options: Any, address: str | None, shards: i
     print(f"{report.files_written:,} file(s) written" + (f"; rows: {rows}" if rows else ""))
 
 
+# -- perstack log report ----------------------------------------------------------------------
+
+
+@store_command("report")
+def report_command(
+    ctx: typer.Context,
+    common: Common,
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="The HTML file to write (e.g. report.html).")
+    ],
+    since: Annotated[
+        str | None, typer.Option("--since", help="Jobs started at or after: 2026-11-01, 7d.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="Jobs started before: date or 7d.")
+    ] = None,
+    job: Annotated[str | None, typer.Option("--job", help="Only this job.")] = None,
+    expert: Annotated[
+        str | None, typer.Option("--expert", help="Only jobs of this coordinator expert.")
+    ] = None,
+) -> None:
+    """Write a self-contained HTML report: overview charts and tables, a timeline per job."""
+    from perstack_logq.report import check_output
+    from perstack_logq.views.catalog import parse_time_bound
+
+    check_output(output)
+    since_at = parse_time_bound("--since", since) if since else None
+    until_at = parse_time_bound("--until", until) if until else None
+    with common.open() as history:
+        history.sync(progress=_progress_printer("table"))
+        _report_skipped(history, common)
+        summary = history.report(output, since=since_at, until=until_at, job=job, expert=expert)
+    omitted = (
+        f"; {summary.omitted_views:,} job(s) listed without a view (size bound)"
+        if summary.omitted_views
+        else ""
+    )
+    print(
+        f"Wrote {summary.path} ({summary.bytes / 1e6:.2f} MB): {summary.jobs:,} job(s), "
+        f"{summary.job_views:,} job view(s){omitted}"
+    )
+
+
 # -- entry point ------------------------------------------------------------------------------
 
 

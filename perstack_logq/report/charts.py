@@ -1,0 +1,174 @@
+"""The overview's charts: Vega-Lite specs rendered to SVG while the report is built.
+
+vl-convert (PyPI ``vl-convert-python``) runs the Vega-Lite compiler and Vega's SVG renderer
+in-process, offline: the page gets finished SVG, with axes, units and legends laid out by a
+maintained library, and needs no script or network to show it. Imported lazily: only
+``perstack log report`` pays for it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from perstack_logq.errors import UsageError
+
+# Okabe & Ito's palette: its colours stay distinct for the common kinds of colour blindness.
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
+OTHER_COLOUR = "#999999"
+STATUS_COLOURS = {
+    "completed": "#0072B2",
+    "running": "#56B4E9",
+    "stoppedByInteractiveTool": "#CC79A7",
+    "stoppedByMaxSteps": "#E69F00",
+    "stoppedByExceededMaxSteps": "#E69F00",
+    "stoppedByError": "#D55E00",
+    "stoppedByDelegate": "#999999",
+}
+OUTCOME_COLOURS = {"succeeded": "#0072B2", "failed": "#D55E00", "no result": "#BBBBBB"}
+# How many series a stacked chart colours on its own; the rest are summed as "other".
+MAX_SERIES = len(OKABE_ITO)
+
+_CONFIG = {
+    "font": "DejaVu Sans, Helvetica, Arial, sans-serif",
+    "view": {"stroke": None},
+    "axis": {"labelFontSize": 11, "titleFontSize": 12, "grid": True, "gridColor": "#e6e6e6"},
+    "legend": {"labelFontSize": 11, "titleFontSize": 12, "labelLimit": 220},
+    "background": "white",
+}
+
+
+def render_svg(spec: dict[str, Any]) -> str:
+    try:
+        import vl_convert
+    except ImportError:
+        raise UsageError(
+            "perstack log report needs the report extra: pip install 'perstack-logq[report]'"
+        ) from None
+    return vl_convert.vegalite_to_svg({**spec, "config": _CONFIG})
+
+
+def _day(value: dt.date) -> str:
+    return value.isoformat()
+
+
+def _day_axis() -> dict[str, Any]:
+    return {
+        "field": "day",
+        "type": "temporal",
+        "timeUnit": "utcyearmonthdate",
+        "title": "day (UTC)",
+        "axis": {"format": "%b %d", "labelAngle": 0, "labelOverlap": True},
+        "scale": {"type": "utc"},
+    }
+
+
+def _stacked_by_day(
+    rows: list[dict[str, Any]], value: str, series: str, title: str, colours: dict[str, str]
+) -> dict[str, Any]:
+    return {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "width": 640,
+        "height": 200,
+        "data": {"values": rows},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "x": _day_axis(),
+            "y": {
+                "field": value,
+                "type": "quantitative",
+                "aggregate": "sum",
+                "title": title,
+                "axis": {"format": "~s"},
+            },
+            "color": {
+                "field": series,
+                "type": "nominal",
+                "title": series.replace("_", " "),
+                "scale": {"domain": list(colours), "range": list(colours.values())},
+            },
+            "order": {"field": series, "sort": "ascending"},
+        },
+    }
+
+
+def jobs_over_time(rows: list[dict[str, Any]]) -> str | None:
+    if not rows:
+        return None
+    present = {row["status"] for row in rows}
+    colours = {s: c for s, c in STATUS_COLOURS.items() if s in present}
+    colours.update({s: OTHER_COLOUR for s in sorted(present - set(colours))})
+    values = [{"day": _day(r["day"]), "status": r["status"], "jobs": r["jobs"]} for r in rows]
+    return render_svg(_stacked_by_day(values, "jobs", "status", "jobs started (count)", colours))
+
+
+def _top_series(rows: list[dict[str, Any]], series: str, value: str) -> list[str]:
+    totals: dict[str, float] = {}
+    for row in rows:
+        totals[row[series]] = totals.get(row[series], 0) + (row[value] or 0)
+    ranked = sorted(totals, key=lambda name: (-totals[name], name))
+    return ranked[:MAX_SERIES] if len(ranked) <= MAX_SERIES else ranked[: MAX_SERIES - 1]
+
+
+def per_day_by_expert(rows: list[dict[str, Any]], value: str, title: str) -> str | None:
+    """Stacked bars per day by expert; experts past the palette are summed as "other"."""
+    if not rows:
+        return None
+    top = _top_series(rows, "expert_key", value)
+    colours = dict(zip(top, OKABE_ITO, strict=False))
+    values = []
+    for row in rows:
+        expert = row["expert_key"] if row["expert_key"] in colours else "other"
+        values.append({"day": _day(row["day"]), "expert": expert, value: row[value] or 0})
+    if any(v["expert"] == "other" for v in values):
+        colours["other"] = OTHER_COLOUR
+    return render_svg(_stacked_by_day(values, value, "expert", title, colours))
+
+
+def tool_outcomes(rows: list[dict[str, Any]]) -> str | None:
+    if not rows:
+        return None
+    names = [row["tool_name"] for row in rows]
+    # Two skills may offer a tool of the same name: those bars name their skill too.
+    labels = [
+        name if names.count(name) == 1 else f"{name} ({row['skill_name']})"
+        for name, row in zip(names, rows, strict=True)
+    ]
+    values = [
+        {"tool": label, "outcome": outcome, "calls": row[column], "order": rank}
+        for label, row in zip(labels, rows, strict=True)
+        for rank, (outcome, column) in enumerate(
+            (("succeeded", "succeeded"), ("failed", "failed"), ("no result", "no_result"))
+        )
+        if row[column]
+    ]
+    spec = {
+        "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
+        "width": 560,
+        "height": {"step": 18},
+        "data": {"values": values},
+        "mark": {"type": "bar"},
+        "encoding": {
+            "y": {
+                "field": "tool",
+                "type": "nominal",
+                "title": "tool",
+                "sort": labels,
+                "axis": {"labelLimit": 200},
+            },
+            "x": {
+                "field": "calls",
+                "type": "quantitative",
+                "aggregate": "sum",
+                "title": "tool calls (count)",
+            },
+            "color": {
+                "field": "outcome",
+                "type": "nominal",
+                "title": "result",
+                "scale": {"domain": list(OUTCOME_COLOURS), "range": list(OUTCOME_COLOURS.values())},
+            },
+            "order": {"field": "order", "type": "quantitative"},
+        },
+    }
+    return render_svg(spec)
