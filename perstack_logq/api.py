@@ -24,8 +24,8 @@ from perstack_logq.decode.schema import TABLES_BY_NAME
 from perstack_logq.engine.cache import open_database
 from perstack_logq.engine.connections import CacheDatabase
 from perstack_logq.engine.database import Database, ProgressCallback, SyncReport
-from perstack_logq.errors import UsageError
 from perstack_logq.engine.sandbox import check_read_only
+from perstack_logq.errors import UsageError
 from perstack_logq.storage.base import Storage, StorageInfo
 from perstack_logq.storage.factory import create_storage_from_config
 

@@ -85,6 +85,51 @@ def test_same_objects_and_bytes_as_the_filesystem(remote: ObjectStoreStorage) ->
         assert info.version == hashlib.md5(remote_bodies[info.key]).hexdigest()
 
 
+def test_bulk_gets_go_through_obstore(
+    remote: ObjectStoreStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """obstore serves read_objects by itself: with boto3's GET out of the way, every body
+    still arrives; PERSTACK_LOGQ_S3_CLIENT=boto3 gives the same bodies through boto3."""
+    keys = [info.key for info in FileSystemStorage(FIXTURE_STORE).list_objects()][:40]
+    expected = {key: (FIXTURE_STORE / key).read_bytes() for key in keys}
+    assert remote.client_name == "obstore"
+
+    def boto3_get(key: str) -> bytes:
+        raise AssertionError(f"boto3 asked for {key}")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(remote, "_get", boto3_get)
+        assert dict(remote.read_objects(keys)) == expected
+    monkeypatch.setenv("PERSTACK_LOGQ_S3_CLIENT", "boto3")
+    by_boto3 = type(remote).__new__(type(remote))
+    by_boto3.__dict__.update(remote.__dict__, _fast_store=None)
+    assert by_boto3.client_name == "boto3"
+    assert dict(by_boto3.read_objects(keys)) == expected
+
+
+def test_boto3_takes_over_the_gets_obstore_cannot_do(
+    moto_fixture_store: str, aws_test_credentials: None
+) -> None:
+    """An obstore that cannot reach the store (here: sent to a port nobody listens on) costs
+    one failed GET: boto3 reads that object and every later one."""
+    from obstore.store import S3Store
+
+    storage = s3_over_moto(moto_fixture_store)
+    keys = [info.key for info in FileSystemStorage(FIXTURE_STORE).list_objects()][:10]
+    storage._fast_store = S3Store(
+        FIXTURE_BUCKET,
+        endpoint=f"http://127.0.0.1:{free_port()}",
+        region="us-east-1",
+        skip_signature=True,
+        client_options={"allow_http": True},
+        retry_config={"max_retries": 0},
+    )
+    assert storage.client_name == "obstore"
+    bodies = dict(storage.read_objects(keys))
+    assert bodies == {key: (FIXTURE_STORE / key).read_bytes() for key in keys}
+    assert storage.client_name == "boto3"
+
+
 def test_per_job_listing_matches(remote: ObjectStoreStorage) -> None:
     local = FileSystemStorage(FIXTURE_STORE)
     for job_id in local.list_job_ids():
