@@ -113,12 +113,18 @@ class History:
         if mentions_costs(query):
             self.price(self._cost_settings)
         if isinstance(self.database, CacheDatabase):
-            with query_errors():
-                return run_with_limits(
-                    self.database.connection,
-                    lambda: self.database.read_detached(query, params),
-                    self.query_timeout,
-                )
+            if not self.query_timeout:
+                return self.database.read_detached(query, params)
+            connection = self.database.read_only_connection()
+            try:
+                with query_errors():
+                    return run_with_limits(
+                        connection,
+                        lambda: self.database.read_detached(query, params),
+                        self.query_timeout,
+                    )
+            finally:
+                self.database.release()  # also when the statement was refused
         check_read_only(self.database.connection, query)
         relation = self.database.sql(query, params=dict(params) if params else None)
         if not self.query_timeout:

@@ -72,6 +72,9 @@ def event_key(job_id: str, run_id: str, timestamp: int, step_number: int, event_
     return f"{run_prefix(job_id, run_id)}{event_file_name(timestamp, step_number, event_type)}"
 
 
+_MAX_DATE_MS = 8_640_000_000_000_000  # new Date(8.64e15): 275760-09-13, JavaScript's last day
+
+
 def parse_event_file_name(name: str) -> EventName | None:
     """``event-{ms}-{step}-{type}.json`` -> its parts; None when the name does not fit.
 
@@ -91,7 +94,8 @@ def parse_event_file_name(name: str) -> EventName | None:
     if len(timestamp) > 19 or len(step) > 19:
         return None
     timestamp_number, step_number = int(timestamp), int(step)
-    if timestamp_number > _INT64_MAX or step_number > _INT64_MAX:
+    # A time past JavaScript's last Date (the runtime writes Date.now()) fits no TIMESTAMP.
+    if timestamp_number > _MAX_DATE_MS or step_number > _INT64_MAX:
         return None
     return EventName(timestamp_number, step_number, event_type)
 

@@ -47,7 +47,7 @@ CATALOG_COLUMNS = ("name", "answers", "params")
 _TIME_PARAMS = frozenset({"since", "until"})
 _COUNT_PARAMS = frozenset({"limit"})
 _CHOICES = {
-    "bucket": ("hour", "day", "week", "month"),
+    "bucket": ("minute", "hour", "day", "week", "month"),
     "reason": ("max_steps", "error", "interactive"),
 }
 

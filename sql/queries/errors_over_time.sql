@@ -1,5 +1,5 @@
 -- Errors and retries over time: runs stopped by an error, retries and failed tool results per period
--- param: bucket = day  period length: hour, day, week or month
+-- param: bucket = day  period length: minute, hour, day, week or month
 -- param: since = NULL  only events at or after this time (e.g. 2026-11-01)
 -- param: until = NULL  only events before this time
 WITH facts AS (

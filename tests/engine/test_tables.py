@@ -375,13 +375,16 @@ def test_fixture_hand_checked_rows(fixture_history: History) -> None:
         "SELECT job_id, type, step_number, duration_ms, total_tokens FROM steps "
         "ORDER BY duration_ms DESC LIMIT 1"
     ).fetchall() == [("j7qfj5j17cg46otdul9bo4nk", "stopRunByError", 1, 2072, 0)]
-    # The runtime puts the error on the stopRunByError event, not on its checkpoint.
+    # The runtime puts the error on the stopRunByError event only; the sync copies it onto
+    # the checkpoint that event closed (sql/sync/30_checkpoint_errors.sql).
     assert fixture_history.sql(
         "SELECT c.status, c.error_name, e.record ->> '$.error.name', "
         "CAST(e.record -> '$.error.isRetryable' AS BOOLEAN) "
         "FROM checkpoints AS c JOIN events AS e USING (job_id) "
         "WHERE job_id = 'eqabmiq3bq3idcgghjuofcrt' AND e.type = 'stopRunByError'"
-    ).fetchall() == [("stoppedByError", None, "AI_NoOutputGeneratedError", False)]
+    ).fetchall() == [
+        ("stoppedByError", "AI_NoOutputGeneratedError", "AI_NoOutputGeneratedError", False)
+    ]
     # The run stopped by --max-steps 3, and its run setting.
     assert fixture_history.sql(
         "SELECT model, provider_name, max_steps, max_retries, reasoning_budget FROM run_settings "
