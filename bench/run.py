@@ -1045,6 +1045,61 @@ def figure_report(report: Report, root: Path, cache_dir: Path, work: Path, sizes
     )
 
 
+def figure_dask(report: Report, root: Path, cache_dir: Path, work: Path, sizes: Sizes) -> None:
+    """11. Issue 18: an export on a LocalCluster of 2 worker processes (`--dask local:2`)
+    against one process, and a query of the exported dataset against the same on the cache."""
+    jobs = sum(1 for _ in (root / "jobs").iterdir())
+    objects = sum(1 for _ in store_files(root))
+    out = work / "datasets"
+    shutil.rmtree(out, ignore_errors=True)
+    base = ["log", "export", "--storage", str(root), "--no-cache"]
+    single = timed(perstack(*base, "-o", str(out / "single")), 1, sizes.timeout)
+    dask = timed(
+        perstack(*base, "-o", str(out / "dask"), "--dask", "local:2", "--shards", "4"),
+        1,
+        sizes.timeout,
+    )
+    figure = f"11. export of the {jobs:,}-job store, `--dask local:2 --shards 4` vs one process"
+    if not single.ok or not dask.ok:
+        report.add(failed_row(figure, "reference", single, dask))
+    else:
+        report.add(
+            ratio_row(
+                figure,
+                f"{dask.seconds:.1f} s ({objects / dask.seconds / 2:,.0f} objects/s per worker)",
+                f"{single.seconds:.1f} s",
+                single.seconds / dask.seconds,
+                "reference (speed-up)",
+                lambda _: None,
+            )
+        )
+    sql = "select type, count(*) from events group by all order by 2 desc"
+    dataset = timed(
+        perstack("log", "query", "--dataset", str(out / "single"), sql),
+        sizes.repeats,
+        sizes.timeout,
+    )
+    cached = timed(
+        perstack("log", "query", "--storage", str(root), "--cache-dir", str(cache_dir), sql),
+        sizes.repeats,
+        sizes.timeout,
+    )
+    figure = "11. `query --dataset` (exported Parquet) vs the same query on the cache"
+    if not dataset.ok or not cached.ok:
+        report.add(failed_row(figure, "reference", dataset, cached))
+        return
+    report.add(
+        ratio_row(
+            figure,
+            f"{dataset.seconds:.2f} s",
+            f"{cached.seconds:.2f} s",
+            dataset.seconds / cached.seconds,
+            "reference",
+            lambda _: None,
+        )
+    )
+
+
 # -- output -------------------------------------------------------------------------------------
 
 
@@ -1235,6 +1290,7 @@ def main() -> None:
     guarded(report, "2", figure_s3, main_store, sizes, work)
     guarded(report, "9", figure_startup, tiny, caches / "tiny", sizes)
     guarded(report, "10", figure_report, main_store, main_cache, work, sizes)
+    guarded(report, "11", figure_dask, main_store, main_cache, work, sizes)
     small_stores = [
         (f"{sizes.main_jobs:,}-job store", main_store, main_cache),
         (f"{sizes.many_jobs:,}-job store", many, caches / "many"),

@@ -362,3 +362,90 @@ def _sql_answer(
     with query_timeout(database.connection, ctx.query_timeout), query_errors():
         relation = run_user_sql(database, sql, params)
         return table_answer(relation, offset=offset, limit=limit, limits=ctx.limits)
+
+
+@tool(
+    "search",
+    "Full-text search (BM25) over everything the agents said and saw: user and expert "
+    "messages, reasoning, tool-call arguments, tool results, errors and run results. Words "
+    'match in any form, "a phrase" only as written, prefix* any word starting so. Each hit: '
+    "job_id, run_id, step_number, event_time, event_type, kind, expert_key and a snippet with "
+    "the match marked «so». Best hits first.",
+    required=("text",),
+    text=text_arg('What to find: words, "a phrase", prefix*.'),
+    job=text_arg("Only this job."),
+    expert=text_arg("Only what this expert said or saw."),
+    type=text_arg("Only hits from this event type, e.g. callTools or stopRunByError."),
+    since=text_arg("At or after: a date, a UTC time, or 30m/12h/7d/2w ago."),
+    until=text_arg("Before: same forms as since."),
+    limit=LIMIT,
+)
+def search(
+    ctx: ToolContext,
+    text: str,
+    job: str | None = None,
+    expert: str | None = None,
+    type: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    from perstack_logq.search.query import SearchRequest
+    from perstack_logq.search.query import search as run_search
+    from perstack_logq.views.catalog import parse_time_bound
+
+    request = SearchRequest(
+        text,
+        job,
+        expert,
+        type,
+        parse_time_bound("since", since) if since else None,
+        parse_time_bound("until", until) if until else None,
+        limit or 20,
+    )
+    ctx.history.sync()
+    hits = run_search(ctx.history.database, request)
+    return table_answer(hits, offset=0, limit=None, limits=ctx.limits)
+
+
+@tool(
+    "cost",
+    "What the history cost in USD, priced from its token usage with shipped list prices "
+    "(genai-prices) or the user's [pricing]: grouped by day, week, month, expert, model or job, "
+    "or the costliest steps (by=step). A model without a price gives a null cost, never $0; "
+    "reprice answers what the same tokens would have cost on another model.",
+    by=text_arg("day (default), week, month, expert, model, job or step."),
+    since=text_arg("Steps at or after: a date, a UTC time, or 30m/12h/7d/2w ago."),
+    until=text_arg("Steps before: same forms as since."),
+    model=text_arg("The model of runs whose run setting names none (as --model)."),
+    reprice=text_arg("Also price every step as if it had run on this model."),
+    limit=LIMIT,
+)
+def cost(
+    ctx: ToolContext,
+    by: str = "day",
+    since: str | None = None,
+    until: str | None = None,
+    model: str | None = None,
+    reprice: str | None = None,
+    limit: int | None = None,
+) -> dict[str, Any]:
+    from perstack_logq.cost.report import CostGrouping
+    from perstack_logq.errors import UsageError
+    from perstack_logq.views.catalog import parse_time_bound
+
+    if by not in {g.value for g in CostGrouping}:
+        allowed = ", ".join(g.value for g in CostGrouping)
+        raise UsageError(f"Invalid value for by: {by!r} (allowed: {allowed})")
+    report = ctx.history.cost(
+        by,
+        since=parse_time_bound("since", since) if since else None,
+        until=parse_time_bound("until", until) if until else None,
+        limit=limit,
+        model=model,
+        reprice=reprice,
+    )
+    answer = table_answer(report.relation, offset=0, limit=None, limits=ctx.limits)
+    answer["total_usd"] = report.total_usd
+    answer["unpriced_models"] = report.pricing.unpriced_models
+    return answer

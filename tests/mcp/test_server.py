@@ -25,7 +25,9 @@ from perstack_logq.synth import (
     planted_secrets,
 )
 
-TOOL_NAMES = {"store_info", "list_jobs", "show_job", "list_queries", "run_query", "query"}
+TOOL_NAMES = {
+    "store_info", "list_jobs", "show_job", "list_queries", "run_query", "query", "search", "cost",
+}  # fmt: skip
 BUCKET = "mcp-store"
 _TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(\.\d+)?Z?$")
 
@@ -183,6 +185,20 @@ def test_show_job_equals_log_json(served: Served) -> None:
         expected = record_times_iso(served.cli("log", "--json", *options))
         assert data == expected, arguments
     assert isinstance(data["job"]["startedAt"], str) and data["job"]["startedAt"].endswith("Z")
+
+
+def test_search_equals_log_search_json(served: Served) -> None:
+    expected = served.cli("log", "search", "error", "--limit", "5", "--json")
+    data = answer(served, "search", {"text": "error", "limit": 5})
+    assert expected and same_times(data["rows"]) == same_times(expected)
+
+
+def test_cost_equals_log_cost_json(served: Served) -> None:
+    options = ["--by", "expert", "--model", "claude-sonnet-4-5"]
+    expected = served.cli("log", "cost", *options, "--json")
+    data = answer(served, "cost", {"by": "expert", "model": "claude-sonnet-4-5"})
+    assert expected and same_times(data["rows"]) == same_times(expected)
+    assert data["total_usd"] == pytest.approx(sum(row["cost_usd"] for row in expected))
 
 
 def test_list_queries_equals_log_queries_json(served: Served) -> None:
