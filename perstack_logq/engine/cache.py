@@ -18,8 +18,10 @@ from perstack_logq.errors import StorageError, UsageError
 from perstack_logq.storage.base import Storage
 
 # The cache's DuckDB buffer pool: what a sync or query holds in memory at most before DuckDB
-# spills to ``tmp/`` beside the cache, whatever the size of the store.
-CACHE_MEMORY_LIMIT = "256MB"
+# spills to ``tmp/`` beside the cache, whatever the size of the store. 256 MB was too little to
+# commit a sync of long sessions ("failed to pin block of size 256.0 KiB"): 1 GB still keeps
+# the process well under the 1.5 GB the real-size issue allows.
+CACHE_MEMORY_LIMIT = "1GB"
 
 
 def default_cache_dir() -> Path:
