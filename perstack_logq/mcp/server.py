@@ -11,7 +11,9 @@ one after another in a worker thread (the event loop keeps answering pings meanw
 from __future__ import annotations
 
 import logging
+import sys
 import threading
+from contextlib import AsyncExitStack
 from typing import Any
 
 import anyio
@@ -25,6 +27,7 @@ from perstack_logq import __version__
 from perstack_logq.errors import LogqError, UsageError
 from perstack_logq.mcp.resources import SCHEMA_URI, schema_markdown
 from perstack_logq.mcp.tools import TOOLS, ToolContext
+from perstack_logq.views.terminal import unescaped
 
 INSTRUCTIONS = (
     "Read-only access to Perstack execution history (jobs, runs, checkpoints, events). "
@@ -138,7 +141,16 @@ def serve_stdio(context: ToolContext) -> None:
     server = build_server(context)
 
     async def run() -> None:
-        async with stdio_server() as (read_stream, write_stream):
+        async with AsyncExitStack() as stack:
+            # The wire is JSON-RPC for the client, not text for a terminal: the transport claims
+            # the real stdout (its fd and binary buffer), not the CLI's EscapingStream, which has
+            # no buffer and would turn raw C1 characters of valid JSON into invalid \xHH escapes.
+            # Only while claiming: stray prints afterwards still go through the escaping stream.
+            escaping, sys.stdout = sys.stdout, unescaped(sys.stdout)
+            try:
+                read_stream, write_stream = await stack.enter_async_context(stdio_server())
+            finally:
+                sys.stdout = escaping
             await server.run(read_stream, write_stream, server.create_initialization_options())
 
     anyio.run(run)

@@ -129,12 +129,15 @@ def query_timeout(connection: duckdb.DuckDBPyConnection, seconds: float) -> Iter
 @tool(
     "store_info",
     "Which store this server reads (type, location) and what it holds: counts of jobs, runs, "
-    "checkpoints, events and files, total bytes, the oldest and newest job. Start here.",
+    "checkpoints, events and files, total bytes, the oldest and newest job, the price data "
+    "costs are computed with. Start here.",
 )
 def store_info(ctx: ToolContext) -> dict[str, Any]:
+    from perstack_logq.cost.prices import price_data_label
     from perstack_logq.views.catalog import store_info as info
 
-    return plain(info(ctx.history.database))
+    # The same facts as `perstack log info --json`, prices included.
+    return plain({**info(ctx.history.database), "prices": price_data_label()})
 
 
 @tool(
