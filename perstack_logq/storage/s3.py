@@ -9,9 +9,12 @@ Bulk GETs (``read_objects``) go through obstore (Rust, from the ``s3`` extra) wh
 installed and reaches the store the way boto3 does: it spends far less CPU per request than
 boto3, which matters on a small machine where the reader competes with decoding (bench/README.md:
 about twice boto3's rate through a 20 ms round trip). boto3 stays the source of truth: it
-finds the credentials (obstore asks it for them, refreshed), lists, and any GET obstore fails is
-done again by boto3, so errors read exactly as before. ``PERSTACK_LOGQ_S3_CLIENT=boto3``
-turns obstore off.
+finds the credentials (obstore asks it for them, refreshed) and lists. obstore retries a GET
+itself (``max_attempts`` in all, body cuts included), and when the store answered, or reached it
+and lost the answer, its failure is final and reads exactly as boto3's would (the same
+StorageError or ReadFailure, after the same number of requests): a second look by boto3 would
+double every retry. Only a GET obstore could not send at all (no connection, TLS, credentials)
+is done again by boto3. ``PERSTACK_LOGQ_S3_CLIENT=boto3`` turns obstore off.
 
 Errors: a failure that concerns the whole store (no bucket, bad credentials, unreachable
 endpoint) raises a one-line StorageError naming the location and what to do. A failure that
@@ -75,6 +78,17 @@ _BODY_RETRY_MAX_DELAY = 5.0
 _STORE_WIDE_CODES = {"NoSuchBucket", "AllAccessDisabled"} | _INVALID_CREDENTIALS
 _STORE_WIDE_CODES |= _EXPIRED_CREDENTIALS
 _ERRNO_TEXT = re.compile(r"\[Errno -?\d+\] ([^'\")]+)")
+
+# obstore (0.12) gives no structured error: only text ending in the Debug form of object_store's
+# error, which holds the retries made, the HTTP status and S3's XML body, or the kind of HTTP
+# failure. pyproject.toml pins obstore to 0.12.x because of this.
+_OBSTORE_RETRIES = re.compile(r"\bretries: (\d+),")
+_OBSTORE_STATUS = re.compile(r"inner: Status \{\s*status: (\d+)")
+_OBSTORE_HTTP_KIND = re.compile(r"HttpError \{\s*kind: (\w+)")
+_S3_XML_CODE = re.compile(r"<Code>([^<]+)</Code>")
+_S3_XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
+# Answers boto3 may still turn into a body: it follows S3's redirects to the bucket's region.
+_REDIRECT_CODES = {"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed"}
 
 
 class SecretSettings(dict[str, Any]):
@@ -332,9 +346,15 @@ class ObjectStoreStorage(Storage):
         return self._fast_store
 
     def _get_fast(self, key: str) -> bytes | ReadFailure:
-        """One object's body through obstore; anything it fails on is read again by boto3,
-        which reports it (or gets it) exactly as without obstore. When boto3 gets what obstore
-        could not (a proxy or a CA bundle only boto3 knows), boto3 does the remaining GETs."""
+        """One object's body through obstore, which retries it itself (max_attempts in all).
+
+        A failure where the store answered (an S3 error code) or was reached and the answer
+        lost (reset, read timeout, body cut) is final: it becomes the StorageError or
+        ReadFailure boto3 would give, after the same number of requests. Asking boto3 again
+        would repeat every retry against a store that already failed them. Only a GET obstore
+        could not make (no connection, TLS, credentials, a redirect) is done again by boto3;
+        when boto3 gets that object (a proxy or a CA bundle only boto3 knows), boto3 does the
+        remaining GETs."""
         import obstore
 
         store = self._fast_store
@@ -342,11 +362,61 @@ class ObjectStoreStorage(Storage):
             return self._get(key)
         try:
             return bytes(obstore.get(store, self.prefix + key).bytes())
-        except Exception:  # obstore's errors carry no S3 code: boto3's second look names it
+        except Exception as exc:
+            final = self._obstore_failure(key, exc)
+            if isinstance(final, StorageError):
+                raise final from exc
+            if final is not None:
+                return final
             body = self._get(key)
             if isinstance(body, bytes):
                 self._fast_store = False
             return body
+
+    def _obstore_failure(self, key: str, exc: Exception) -> StorageError | ReadFailure | None:
+        """What boto3 would have made of the failure obstore met on ``key``, or None when
+        obstore did not reach the store (boto3 must try: it may, and it names the cause)."""
+        text = str(exc)
+        retries = _OBSTORE_RETRIES.search(text)
+        attempts = int(retries.group(1)) + 1 if retries else self.max_attempts
+        status = _OBSTORE_STATUS.search(text)
+        if status:
+            code_match = _S3_XML_CODE.search(text)
+            code = code_match.group(1) if code_match else status.group(1)
+            if code in _REDIRECT_CODES or status.group(1).startswith("3"):
+                return None
+            if code in _OBJECT_ERROR_REASONS:
+                return ReadFailure(key, _OBJECT_ERROR_REASONS[code])
+            message = _S3_XML_MESSAGE.search(text)
+            error = boto_errors.ClientError(
+                {
+                    "Error": {"Code": code, "Message": message.group(1) if message else ""},
+                    "ResponseMetadata": {
+                        "HTTPStatusCode": int(status.group(1)),
+                        "RetryAttempts": attempts - 1,
+                    },
+                },
+                "GetObject",
+            )
+            return self._read_error(key, error)
+        kind_match = _OBSTORE_HTTP_KIND.search(text)
+        kind = kind_match.group(1) if kind_match else None
+        if kind is None or kind == "Connect" or "ConnectError" in text:
+            return None  # never reached the store this way: boto3's turn
+        if "RetryError" not in text and (kind == "Interrupted" or "body error" in text):
+            # The answer began and its body was cut; obstore retried the body like _get does.
+            return ReadFailure(
+                key, f"connection lost while reading, gave up after {attempts} attempts"
+            )
+        if kind == "Timeout":
+            reason = _short_reason(boto_errors.ReadTimeoutError(endpoint_url=self.url_for(key)))
+        elif kind in ("Request", "Interrupted"):
+            reason = _short_reason(boto_errors.ConnectionClosedError(endpoint_url=""))
+        else:
+            return None
+        return StorageError(
+            f"Cannot read {self.url_for(key)}: {reason}, gave up after {attempts} attempts"
+        )
 
     def _get(self, key: str) -> bytes | ReadFailure:
         """One object's body; runs on reader threads. Store-wide failures raise."""
