@@ -92,6 +92,7 @@ def test_bulk_gets_go_through_obstore(
     still arrives; PERSTACK_LOGQ_S3_CLIENT=boto3 gives the same bodies through boto3."""
     keys = [info.key for info in FileSystemStorage(FIXTURE_STORE).list_objects()][:40]
     expected = {key: (FIXTURE_STORE / key).read_bytes() for key in keys}
+    monkeypatch.setenv("PERSTACK_LOGQ_S3_CLIENT", "obstore")
     assert remote.client_name == "obstore"
 
     def boto3_get(key: str) -> bytes:
@@ -108,12 +109,13 @@ def test_bulk_gets_go_through_obstore(
 
 
 def test_boto3_takes_over_the_gets_obstore_cannot_do(
-    moto_fixture_store: str, aws_test_credentials: None
+    moto_fixture_store: str, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """An obstore that cannot reach the store (here: sent to a port nobody listens on) costs
     one failed GET: boto3 reads that object and every later one."""
     from obstore.store import S3Store
 
+    monkeypatch.setenv("PERSTACK_LOGQ_S3_CLIENT", "obstore")
     storage = s3_over_moto(moto_fixture_store)
     keys = [info.key for info in FileSystemStorage(FIXTURE_STORE).list_objects()][:10]
     storage._fast_store = S3Store(
