@@ -393,5 +393,6 @@ def test_time_params_take_what_jobs_since_takes_and_bad_values_name_the_paramete
     bucket = run("--name", "errors_over_time", "--param", "bucket=fortnight")
     assert (bucket.returncode, bucket.stderr) == (
         2,
-        "Error: Invalid value for --param bucket: 'fortnight' (allowed: minute, hour, day, week, month)\n",
+        "Error: Invalid value for --param bucket: 'fortnight' "
+        "(allowed: minute, hour, day, week, month)\n",
     )
