@@ -157,7 +157,11 @@ def test_every_tabular_command_takes_the_same_output_options() -> None:
 
 @pytest.mark.parametrize(
     "args",
-    [["queries"], ["jobs", *STORE], ["query", "select job_id, status from jobs", *STORE]],
+    [
+        ["queries"],
+        ["jobs", *STORE],
+        ["query", "select job_id, status from jobs order by job_id", *STORE],
+    ],
     ids=["queries", "jobs", "query"],
 )
 def test_each_format_is_honoured(args: list[str], tmp_path: Path) -> None:
