@@ -18,15 +18,18 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import click
 import typer
 from typer.core import TyperCommand
 from typer.exceptions import TyperException
 
 from perstack_logq.errors import LogqError, UsageError
 from perstack_logq.views.terminal import EscapingStream, ReaderGone, json_text, unescaped
+
+if TYPE_CHECKING:
+    # Type hints only: typer vendors click, and a base install has no click package.
+    import click
 
 # The rest (orjson, the views, the engine and its duckdb/pyarrow) is imported inside the
 # commands that use it: --help, and every command, load only what they need.
