@@ -3,6 +3,8 @@
 -- param: by = day  day, week, month, expert, model or job
 -- param: since = NULL  steps at or after this time
 -- param: until = NULL  steps before this time
+-- Costs are summed as DECIMAL: a sum of doubles depends on the order DuckDB's threads add
+-- them in, which moved the sixth decimal between two runs of the same query.
 WITH chosen AS (
     SELECT
         CASE $by
@@ -28,12 +30,12 @@ totals AS (
         CAST(sum(input_tokens) AS BIGINT) AS input_tokens,
         CAST(sum(cached_input_tokens) AS BIGINT) AS cached_input_tokens,
         CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
-        sum(input_cost_usd) AS input_cost_usd,
-        sum(cache_read_cost_usd) AS cache_read_cost_usd,
-        sum(output_cost_usd) AS output_cost_usd,
-        sum(cost_usd) AS cost_usd,
+        CAST(sum(CAST(input_cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS input_cost_usd,
+        CAST(sum(CAST(cache_read_cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS cache_read_cost_usd,
+        CAST(sum(CAST(output_cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS output_cost_usd,
+        CAST(sum(CAST(cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS cost_usd,
         count(*) FILTER (WHERE reprice_cost_usd IS NULL) AS unrepriced_steps,
-        sum(reprice_cost_usd) AS reprice_cost_usd
+        CAST(sum(CAST(reprice_cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS reprice_cost_usd
     FROM chosen
     GROUP BY grouping_key
 )

@@ -1,5 +1,7 @@
 -- run_costs: every run with its model, where the model was found, and the cost of its steps.
 -- One unpriced step makes the run's cost NULL (a partial sum would pass for the whole).
+-- Costs are summed as DECIMAL: a sum of doubles depends on the order DuckDB's threads add
+-- them in, which moved the sixth decimal between two runs of the same query.
 CREATE OR REPLACE VIEW run_costs AS
 WITH step_sums AS (
     SELECT
@@ -12,12 +14,12 @@ WITH step_sums AS (
         CAST(sum(cached_input_tokens) AS BIGINT) AS cached_input_tokens,
         CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
         CAST(sum(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-        sum(input_cost_usd) AS input_cost_usd,
-        sum(cache_read_cost_usd) AS cache_read_cost_usd,
-        sum(output_cost_usd) AS output_cost_usd,
-        sum(cost_usd) AS cost_usd,
+        CAST(sum(CAST(input_cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS input_cost_usd,
+        CAST(sum(CAST(cache_read_cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS cache_read_cost_usd,
+        CAST(sum(CAST(output_cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS output_cost_usd,
+        CAST(sum(CAST(cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS cost_usd,
         count(*) FILTER (WHERE reprice_cost_usd IS NULL) AS unrepriced_steps,
-        sum(reprice_cost_usd) AS reprice_cost_usd
+        CAST(sum(CAST(reprice_cost_usd AS DECIMAL(38, 12))) AS DOUBLE) AS reprice_cost_usd
     FROM step_costs
     GROUP BY job_id, run_id
 )
