@@ -55,7 +55,9 @@ class OtlpOptions:
     job_id: str | None = None
     incremental: bool = False
     project: str = DEFAULT_PROJECT
-    timeout: float = 30.0  # seconds per request, the exporter's own retries included
+    # Seconds per request, the exporter's own retries included. None: what the OpenTelemetry
+    # SDKs read, OTEL_EXPORTER_OTLP_TRACES_TIMEOUT or OTEL_EXPORTER_OTLP_TIMEOUT, else 10.
+    timeout: float | None = None
 
 
 @dataclass
