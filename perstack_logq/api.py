@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from perstack_logq.report import ReportSummary
     from perstack_logq.views.dataset import DatasetDatabase
 
-VIEWS = ("jobs", "runs", "messages", "step_costs", "run_costs", "job_costs")
+VIEWS = ("jobs", "runs", "step_costs", "run_costs", "job_costs")
 TABLES = (*VIEWS, *TABLES_BY_NAME)
 
 

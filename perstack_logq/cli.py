@@ -266,7 +266,7 @@ def log(
         context=context,
     )
     with ctx.obj.open() as history:
-        output = build_log(history.database, request)
+        output = build_log(history.database, request, conversations=as_json)
         if output is None:
             print("No data found")
         elif as_json:

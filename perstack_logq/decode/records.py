@@ -14,6 +14,11 @@ import orjson
 import pyarrow as pa
 
 from perstack_logq.decode import schema
+from perstack_logq.decode.conversation import (
+    MessageRow,
+    conversation_holders,
+    strip_conversation,
+)
 from perstack_logq.decode.redact import redact_run_setting
 from perstack_logq.decode.secrets import mask_secret_values
 from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key, unknown_layout_detail
@@ -167,6 +172,10 @@ class StoreDecoder:
             KeyKind.RUN_SETTING: self._run_setting,
             KeyKind.EVENT: self._event,
         }
+        # Each message once per batch (the engine merges batches): (job, message id) -> the row
+        # from its first holder. The record being decoded keeps its own until it is valid.
+        self._messages: dict[tuple[str, str], MessageRow] = {}
+        self._record_messages: list[MessageRow] = []
         self.pending_bytes = 0
 
     def add(self, key: str, body: bytes) -> None:
@@ -194,6 +203,7 @@ class StoreDecoder:
         # A record found invalid halfway leaves no rows behind (e.g. an event row without
         # its tool calls): the file is skipped as a whole.
         marks = {name: len(rows) for name, rows in self._rows.items()}
+        self._record_messages.clear()
         try:
             # The raw bytes go to Arrow as they are: orjson has validated them as UTF-8, and
             # Arrow takes bytes for a string column several times faster than str.
@@ -203,6 +213,11 @@ class StoreDecoder:
                 del self._rows[name][mark:]
             self.skip(key, "invalid_record", str(error))
             return
+        for row in self._record_messages:
+            message_key = (row.job_id, row.message_id)
+            known = self._messages.get(message_key)
+            if known is None or row.holder() < known.holder():
+                self._messages[message_key] = row
         self.pending_bytes += size
 
     def skip_unknown_layout(self, key: str) -> None:
@@ -214,11 +229,13 @@ class StoreDecoder:
 
     @property
     def pending_rows(self) -> int:
-        return sum(len(rows) for rows in self._rows.values())
+        return sum(len(rows) for rows in self._rows.values()) + len(self._messages)
 
     def flush(self) -> dict[str, pa.Table]:
         """The rows decoded since the last flush, as one Arrow table per non-empty table."""
         tables: dict[str, pa.Table] = {}
+        self._rows["messages"] = list(self._messages.values())
+        self._messages.clear()
         for table in schema.DATA_TABLES:
             rows = self._rows[table.name]
             if not rows:
@@ -244,6 +261,22 @@ class StoreDecoder:
             )
         )
 
+    def _strip_conversations(
+        self, job_id: str, key: str, record: JsonObject, text: bytes, *, is_event: bool
+    ) -> bytes:
+        """The record's text with each conversation it holds replaced by a marker (its
+        messages become rows of ``messages``); the text as read when it holds none."""
+        stripped = False
+        for holder, is_checkpoint in conversation_holders(record, is_event=is_event):
+            if isinstance(holder, dict):
+                rows = strip_conversation(
+                    holder, is_checkpoint=is_checkpoint, job_id=job_id, source_key=key
+                )
+                if rows is not None:
+                    self._record_messages.extend(rows)
+                    stripped = True
+        return orjson.dumps(record) if stripped else text
+
     def _checkpoint(
         self, parsed: ParsedKey, key: str, record: JsonObject, text: bytes, size: int
     ) -> None:
@@ -255,13 +288,18 @@ class StoreDecoder:
         error = _object(record, "error")
         messages = record.get("messages")
         retryable = error.get("isRetryable")
+        run_id = _str(record, "runId", required=True)
+        status = _str(record, "status", required=True)
+        step_number = _int(record, "stepNumber", required=True)
+        message_count = len(messages) if isinstance(messages, list) else None
+        text = self._strip_conversations(parsed.job_id, key, record, text, is_event=False)
         self._rows["checkpoints"].append(
             (
                 parsed.job_id,
                 parsed.checkpoint_id,
-                _str(record, "runId", required=True),
-                _str(record, "status", required=True),
-                _int(record, "stepNumber", required=True),
+                run_id,
+                status,
+                step_number,
                 expert["key"],
                 _str(expert, "name"),
                 _str(expert, "version"),
@@ -269,7 +307,7 @@ class StoreDecoder:
                 _int(record, "contextWindow"),
                 _number(record, "contextWindowUsage"),
                 _int(record, "retryCount"),
-                len(messages) if isinstance(messages, list) else None,
+                message_count,
                 _str(_object(delegated_by, "expert"), "key"),
                 _str(delegated_by, "checkpointId"),
                 [
@@ -326,6 +364,7 @@ class StoreDecoder:
         event_id = _str(record, "id")
         expert_key = _str(record, "expertKey")
         event_time = _time(timestamp)
+        text = self._strip_conversations(parsed.job_id, key, record, text, is_event=True)
         self._rows["events"].append(
             (
                 parsed.job_id,

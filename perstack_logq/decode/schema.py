@@ -234,6 +234,34 @@ TOOL_RESULTS = Table(
     ),
 )
 
+MESSAGES = Table(
+    "messages",
+    "One row per message of a job, however many records held it (a record's `messages` "
+    "keep the ids it held, in order: `record -> '$.messages.ids'`).",
+    (
+        _text("job_id", "job of the conversation"),
+        _text("run_id", "runId of the first record that held it (a continued run keeps it)"),
+        _text("message_id", "message id (the same in every record that holds the message)"),
+        _int("position", "index of the message in its conversation, from 0"),
+        _text("type", "instructionMessage, userMessage, expertMessage or toolMessage"),
+        _text("text", "the message's text parts joined by newlines (null when it has none)"),
+        Column(
+            "tool_call_ids",
+            pa.list_(pa.string()),
+            "VARCHAR[]",
+            "ids of the tool calls its parts make or answer (tool_calls/tool_results.tool_call_id)",
+        ),
+        _json("message", "the message as stored: id, type, contents (its parts), cache"),
+        _text("checkpoint_id", "the first checkpoint that held it (null: a startGeneration)"),
+        _int("step_number", "the stepNumber of the first record that held it"),
+        _text(
+            "source_key",
+            "key of the file it was read from (a checkpoint, or an event "
+            "embedding that checkpoint)",
+        ),
+    ),
+)
+
 SKIPPED_FILES = Table(
     "skipped_files",
     "Files that were not decoded, and why (bad JSON, unknown layout, ...).",
@@ -262,6 +290,7 @@ DATA_TABLES: tuple[Table, ...] = (
     STEPS,
     TOOL_CALLS,
     TOOL_RESULTS,
+    MESSAGES,
     SKIPPED_FILES,
     MASKED_SECRETS,
 )

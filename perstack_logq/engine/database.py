@@ -30,7 +30,7 @@ from perstack_logq.storage.layout import KeyKind, parse_key
 
 # Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
 # (it holds only data derived from the store).
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _LISTING_SCHEMA = pa.schema(
     [
@@ -267,6 +267,8 @@ class Database:
         report.removed = con.execute(
             "SELECT count(*) FROM _sync_stale ANTI JOIN _sync_pending USING (key)"
         ).fetchone()[0]
+        if kind_names is None or {"checkpoint", "event"} & set(kind_names):
+            con.execute(sql_file("sync", "25_reread_conversations").text)
         self._forget_stale()
         total, pending_bytes = con.execute(
             "SELECT count(*), coalesce(sum(size), 0) FROM _sync_pending"
@@ -453,6 +455,11 @@ class Database:
         con.execute("BEGIN TRANSACTION")
         try:
             for name, batch in tables.items():
+                if name == schema.MESSAGES.name:
+                    con.register("decoded_messages", batch)
+                    con.execute(sql_file("sync", "40_merge_messages").text)
+                    con.unregister("decoded_messages")
+                    continue
                 con.register("decoded_batch", batch)
                 con.execute(f"INSERT INTO {name} SELECT * FROM decoded_batch")
                 con.unregister("decoded_batch")

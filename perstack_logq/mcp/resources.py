@@ -44,8 +44,10 @@ def schema_markdown(database: Database) -> str:
         "# perstack_logq tables and views",
         "",
         "Query them with the `query` tool (DuckDB SQL, read-only). Start with the views "
-        "`jobs`, `runs` and `messages`; times are TIMESTAMP in UTC; JSON columns hold the "
-        "original records (use `->>` to read a field, e.g. `record ->> '$.error.message'`).",
+        "`jobs` and `runs`, and the table `messages` (each message of a conversation once); "
+        "times are TIMESTAMP in UTC; JSON columns hold the original records (use `->>` to "
+        "read a field, e.g. `record ->> '$.error.message'`), except that a checkpoint's "
+        "`messages` are in the `messages` table.",
     ]
     ordered = sorted(columns, key=lambda name: (name not in view_docs, name))
     for name in ordered:

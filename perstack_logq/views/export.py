@@ -76,8 +76,8 @@ EXPORT_TABLES: dict[str, str] = {
     "messages": "job_date",
     "job_files": "job_date",
 }
-# messages repeats each conversation once per checkpoint, job_files is a subset of jobs:
-# both only on request.
+# messages holds every tool result and file an agent read (the bulk of a store's text),
+# job_files is a subset of jobs: both only on request.
 DEFAULT_TABLES: tuple[str, ...] = tuple(
     t for t in EXPORT_TABLES if t not in ("messages", "job_files")
 )

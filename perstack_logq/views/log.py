@@ -8,12 +8,14 @@ and its events, filtered and paginated in SQL. The result is a LogOutput for the
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from perstack_logq.decode.canonical import canonical_checkpoint, canonical_job
+from perstack_logq.engine.conversations import ConversationRestorer
 from perstack_logq.engine.database import Database
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import UsageError
@@ -110,8 +112,15 @@ def latest_job_id(database: Database) -> str | None:
     return row[0] if row else None
 
 
-def build_log(database: Database, request: LogRequest) -> LogOutput | None:
-    """The answer to one ``perstack log`` request; None means the original's `No data found`."""
+def build_log(
+    database: Database, request: LogRequest, *, conversations: bool = True
+) -> LogOutput | None:
+    """The answer to one ``perstack log`` request; None means the original's `No data found`.
+
+    ``conversations``: the events and checkpoints hold their conversations, as the store does
+    (what ``--json`` prints). The terminal view never shows an event's conversation, so it
+    skips putting them back (the cache keeps each message once: engine/conversations.py).
+    """
     is_latest = request.job is None
     job_id = request.job if request.job is not None else latest_job_id(database)
     if job_id is None:
@@ -122,6 +131,7 @@ def build_log(database: Database, request: LogRequest) -> LogOutput | None:
         return None
     checkpoint = None
     run_id = request.run
+    restorer = ConversationRestorer(database, job_id)
     if request.checkpoint is not None:
         row = database.sql(
             sql_file("log", "checkpoint").text,
@@ -129,15 +139,24 @@ def build_log(database: Database, request: LogRequest) -> LogOutput | None:
         ).fetchone()
         if row is None:
             raise UsageError(f"checkpoint not found: {request.checkpoint}")
-        checkpoint = canonical_checkpoint(orjson.loads(row[0]))
+        checkpoint = canonical_checkpoint(restorer.restore(row[0], row[2], is_event=False))
         run_id = row[1]
-    events, total_matched, kept = _events(database, job_id, run_id, request)
+    events, total_matched, kept = _events(
+        database, job_id, run_id, request, restorer if conversations else None
+    )
     checkpoints = None
     if request.job is not None and request.checkpoint is None and request.run is None:
         rows = database.sql(
             sql_file("log", "job_checkpoints").text, params={"job_id": job_id}
         ).fetchall()
-        checkpoints = [canonical_checkpoint(orjson.loads(record)) for (record,) in rows]
+        checkpoints = [
+            canonical_checkpoint(
+                restorer.restore(record, key, is_event=False)
+                if conversations
+                else orjson.loads(record)
+            )
+            for record, key in rows
+        ]
     return LogOutput(
         storage=database.storage.get_storage_info(),
         job=job,
@@ -204,14 +223,24 @@ def _filter_sql(request: LogRequest) -> tuple[str, dict[str, Any]]:
             clauses.append(f"list_contains(${name}, type)")
             params[name] = sorted(types)
     if request.filter is not None:
-        clauses.append(f"{_FILTER_FUNCTION}(record)")
+        # A path into a conversation needs the event's file, to put its messages back.
+        needs_key = "messages" in request.filter.field
+        clauses.append(f"{_FILTER_FUNCTION}(record{', source_key' if needs_key else ''})")
     return (" AND ".join(f"({clause})" for clause in clauses) or "TRUE"), params
 
 
 def _events(
-    database: Database, job_id: str, run_id: str | None, request: LogRequest
+    database: Database,
+    job_id: str,
+    run_id: str | None,
+    request: LogRequest,
+    restorer: ConversationRestorer | None,
 ) -> tuple[list[dict[str, Any]], int, int]:
-    """The shown events, how many matched before pagination, and how many were kept."""
+    """The shown events, how many matched before pagination, and how many were kept.
+
+    With a ``restorer``, each event holds its conversations as stored; without one, they
+    stay markers (the terminal view never prints them).
+    """
     where, params = _filter_sql(request)
     query = sql_file("log", "scope_events").text.replace(_FILTER_MARKER, where)
     params.update(
@@ -225,15 +254,30 @@ def _events(
     if request.filter is not None:
         # --filter keeps the original's JavaScript semantics exactly, so it runs as a Python
         # function inside the query rather than as a translation into SQL JSON paths.
+        condition = request.filter
+        matches: Callable[..., bool] = condition.matches_json
+        if "messages" in condition.field:
+            # A path into a conversation: the event as stored, its messages put back.
+            filter_restorer = restorer or ConversationRestorer(database, job_id)
+
+            def matches(record: str, key: str) -> bool:
+                return condition.matches(filter_restorer.restore(record, key, is_event=True))
+
         connection.create_function(
-            _FILTER_FUNCTION, request.filter.matches_json, ["VARCHAR"], "BOOLEAN"
+            _FILTER_FUNCTION,
+            matches,
+            ["VARCHAR", "VARCHAR"] if "messages" in condition.field else ["VARCHAR"],
+            "BOOLEAN",
         )
     try:
         rows = connection.execute(query, params).fetchall()
     finally:
         if request.filter is not None:
             connection.remove_function(_FILTER_FUNCTION)
-    total_matched = rows[0][2]
-    shown = [(record, kept) for record, kept, _ in rows if record is not None]
-    events = [orjson.loads(record) for record, _ in shown]
-    return events, total_matched, sum(1 for _, kept in shown if kept)
+    total_matched = rows[0][3]
+    shown = [(record, key, kept) for record, key, kept, _ in rows if record is not None]
+    events = [
+        restorer.restore(record, key, is_event=True) if restorer else orjson.loads(record)
+        for record, key, _ in shown
+    ]
+    return events, total_matched, sum(1 for _, _, kept in shown if kept)

@@ -1,7 +1,8 @@
 -- The events `perstack log` shows for one scope (a job, or one run of it), in the original's
 -- order: by timestamp; ties keep the original's run order (run settings by updatedAt, newest
 -- first, then run id) and then the file name. Filters, pagination and --context are applied
--- here: `kept` marks the paginated matches, the other rows are context.
+-- here: `kept` marks the paginated matches, the other rows are context. A record's conversations
+-- are markers here (its messages are in `messages`): engine/conversations.py puts them back.
 -- param: job_id  the job
 -- param: run_id  one run of the job, or NULL for all its runs
 -- param: offset  matches to skip (--offset)
@@ -10,6 +11,7 @@
 WITH scoped AS (
     SELECT
         e.record,
+        e.source_key,
         e.type,
         e.step_number,
         row_number() OVER (
@@ -30,7 +32,7 @@ kept AS (
     WHERE match_rank > $offset AND ($take = 0 OR match_rank <= $offset + $take)
 ),
 shown AS (
-    SELECT s.record, s.position, s.position IN (SELECT position FROM kept) AS kept
+    SELECT s.record, s.source_key, s.position, s.position IN (SELECT position FROM kept) AS kept
     FROM scoped AS s
     WHERE EXISTS (
         SELECT 1
@@ -39,7 +41,7 @@ shown AS (
     )
 )
 -- One row even when nothing is shown (an offset past the end): the count is still reported.
-SELECT shown.record, shown.kept, totals.total_matched
+SELECT shown.record, shown.source_key, shown.kept, totals.total_matched
 FROM (SELECT count(*) AS total_matched FROM matched) AS totals
 LEFT JOIN shown ON TRUE
 ORDER BY shown.position;

@@ -1,0 +1,164 @@
+"""Conversations stored once: the messages records hold become rows, records keep a marker.
+
+Every checkpoint holds its run's whole conversation so far, the events that close a step carry
+it twice more (``checkpoint`` and ``nextCheckpoint``), ``startRun`` once (``initialCheckpoint``)
+and ``startGeneration`` once more (the messages sent to the model), so a store grows with the
+square of a session's length (spec §5). A message keeps its id in every record that holds it,
+so each is kept once per job, as a row of ``messages`` (its run, its position and the first
+checkpoint that held it), and a record keeps in place of its ``messages`` a marker: the ids it
+held, in order, and a digest of them as stored. ``rebuild_messages`` puts them back byte for
+byte, or says it cannot (the digest differs: say a resumed run wrote the same messages in
+another key order), and the caller then reads that one file again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple
+
+import orjson
+
+JsonObject = dict[str, Any]
+
+MARKER = "$perstack_logq"
+# The embedded checkpoints of an event that carry a conversation.
+EMBEDDED_CHECKPOINTS = ("initialCheckpoint", "checkpoint", "nextCheckpoint")
+
+
+def conversation_holders(record: JsonObject, *, is_event: bool) -> list[tuple[Any, bool]]:
+    """The objects of a record that may hold a conversation under ``messages``, each with
+    whether it is a checkpoint: a checkpoint itself; an event itself (startGeneration) and the
+    checkpoints it embeds."""
+    if not is_event:
+        return [(record, True)]
+    return [(record, False), *((record.get(key), True) for key in EMBEDDED_CHECKPOINTS)]
+
+
+class MessageRow(NamedTuple):
+    """One row of ``messages``, in the table's column order."""
+
+    job_id: str
+    run_id: str
+    message_id: str
+    position: int
+    type: str | None
+    text: str | None
+    tool_call_ids: list[str] | None
+    message: bytes
+    checkpoint_id: str | None
+    step_number: int | None
+    source_key: str
+
+    def holder(self) -> tuple[int, bool, str, str]:
+        """Which of two holders of a message is the first: the earlier step; at one step a
+        checkpoint before a startGeneration event; then the checkpoint id and the file
+        (sql/sync/40_merge_messages.sql orders them the same way)."""
+        step = self.step_number if self.step_number is not None else 2**63 - 1
+        return (step, self.checkpoint_id is None, self.checkpoint_id or "", self.source_key)
+
+
+def digest(conversation_json: bytes) -> str:
+    return hashlib.blake2b(conversation_json, digest_size=12).hexdigest()
+
+
+def _text(contents: Any) -> str | None:
+    if not isinstance(contents, list):
+        return None
+    texts = [
+        part["text"]
+        for part in contents
+        if isinstance(part, dict) and part.get("type") == "textPart"
+        if isinstance(part.get("text"), str)
+    ]
+    return "\n".join(texts) if texts else None
+
+
+def _tool_call_ids(contents: Any) -> list[str] | None:
+    if not isinstance(contents, list):
+        return None
+    ids = [
+        part["toolCallId"]
+        for part in contents
+        if isinstance(part, dict)
+        and part.get("type") in ("toolCallPart", "toolResultPart")
+        and isinstance(part.get("toolCallId"), str)
+    ]
+    return ids or None
+
+
+def strip_conversation(
+    holder: JsonObject, *, is_checkpoint: bool, job_id: str, source_key: str
+) -> list[MessageRow] | None:
+    """Replace a holder's ``messages`` by a marker; its messages as rows.
+
+    None (the holder left whole) when the conversation cannot be keyed: no run id, or a
+    message without a string id.
+    """
+    messages = holder.get("messages")
+    run_id = holder.get("runId")
+    if not isinstance(messages, list) or not isinstance(run_id, str):
+        return None
+    if not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in messages):
+        return None
+    checkpoint_id = holder.get("id") if is_checkpoint else None
+    step = holder.get("stepNumber")
+    rows = [
+        MessageRow(
+            job_id,
+            run_id,
+            message["id"],
+            position,
+            message.get("type") if isinstance(message.get("type"), str) else None,
+            _text(message.get("contents")),
+            _tool_call_ids(message.get("contents")),
+            orjson.dumps(message),
+            checkpoint_id if isinstance(checkpoint_id, str) else None,
+            step if type(step) is int else None,
+            source_key,
+        )
+        for position, message in enumerate(messages)
+    ]
+    # orjson writes a list as its items joined by commas: the digest of the conversation is
+    # the digest of the rows' messages put back together.
+    holder["messages"] = {
+        MARKER: "messages",
+        "ids": [row.message_id for row in rows],
+        "digest": digest(b"[" + b",".join(row.message for row in rows) + b"]"),
+    }
+    return rows
+
+
+def marked(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(MARKER) == "messages"
+
+
+def marked_holders(record: Any, *, is_event: bool) -> Iterator[JsonObject]:
+    """The holders of a record whose messages were replaced by a marker."""
+    if not isinstance(record, dict):
+        return
+    for holder, _ in conversation_holders(record, is_event=is_event):
+        if isinstance(holder, dict) and marked(holder.get("messages")):
+            yield holder
+
+
+# A message id of the job -> the message as stored (None when the job has no such message).
+StoredMessage = Callable[[str], bytes | None]
+
+
+def rebuild_messages(record: JsonObject, *, is_event: bool, stored: StoredMessage) -> bool:
+    """Put every marked conversation of a parsed record back in place; False when one cannot
+    be rebuilt exactly (the record is then left partly rebuilt: read the file again)."""
+    for holder in marked_holders(record, is_event=is_event):
+        marker = holder["messages"]
+        ids = marker.get("ids")
+        if not isinstance(ids, list):
+            return False
+        messages = [stored(message_id) for message_id in ids]
+        if any(message is None for message in messages):
+            return False
+        conversation = b"[" + b",".join(messages) + b"]"  # type: ignore[arg-type]
+        if digest(conversation) != marker.get("digest"):
+            return False
+        holder["messages"] = orjson.loads(conversation)
+    return True
