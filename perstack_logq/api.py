@@ -142,18 +142,22 @@ class History:
         ``model`` (for runs that name none), ``reprice`` (a model to compare with).
         Logs one warning per pricing problem (unpriced or unknown models).
         """
-        import logging
+        from perstack_logq.cost.pricing import prepare_costs
 
-        from perstack_logq.cost.pricing import load_cost_settings, prepare_costs, pricing_warnings
+        settings = self._settings_for_costs(settings, **options)
+        self.ensure_synced()
+        result = prepare_costs(self.database, settings)
+        _warn_unpriced(result, settings)
+        return result
+
+    def _settings_for_costs(self, settings: CostSettings | None, **options: Any) -> CostSettings:
+        """``settings``, else perstack.toml's with ``options``; kept for the next cost query."""
+        from perstack_logq.cost.pricing import load_cost_settings
 
         if settings is None:
             settings = load_cost_settings(config=self._config, cwd=self._cwd, **options)
-        self.ensure_synced()
         self._cost_settings = settings
-        result = prepare_costs(self.database, settings)
-        for line in pricing_warnings(result, settings):
-            logging.getLogger("perstack_logq").warning(line)
-        return result
+        return settings
 
     def cost(
         self,
@@ -246,11 +250,13 @@ class History:
         until: str | dt.datetime | None = None,
         job: str | None = None,
         expert: str | None = None,
+        **options: Any,
     ) -> ReportSummary:
         """Write a self-contained HTML report (overview and job views) to ``path``.
 
         ``since``/``until`` bound the jobs' start: a datetime (UTC), a date or ``7d``/``12h``;
-        ``job`` reports one job, ``expert`` the jobs of one coordinator expert.
+        ``job`` reports one job, ``expert`` the jobs of one coordinator expert; ``options``
+        price its costs as for ``price`` (``model``, ``prices_file``).
         """
         from perstack_logq.report import Selection, check_output, write_report
         from perstack_logq.views.catalog import parse_time_bound
@@ -261,7 +267,13 @@ class History:
         check_output(path)
         self.ensure_synced()
         selection = Selection(bound("since", since), bound("until", until), job, expert)
-        return write_report(self.database, path, selection)
+        # Priced with the options given, else as a cost query here would be: with the
+        # settings given to price last, else perstack.toml's.
+        given = any(value is not None for value in options.values())
+        settings = self._settings_for_costs(None if given else self._cost_settings, **options)
+        summary = write_report(self.database, path, selection, costs=settings)
+        _warn_unpriced(summary.pricing, settings)
+        return summary
 
     def close(self) -> None:
         self.database.close()
@@ -272,6 +284,16 @@ class History:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _warn_unpriced(result: PricingResult, settings: CostSettings) -> None:
+    """One warning per pricing problem (unpriced or unknown models)."""
+    import logging
+
+    from perstack_logq.cost.pricing import pricing_warnings
+
+    for line in pricing_warnings(result, settings):
+        logging.getLogger("perstack_logq").warning(line)
 
 
 def open_storage(

@@ -295,6 +295,21 @@ OutputOpt = Annotated[
     Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Same as --format json.")]
+# How `cost` and `report` price runs beyond their run settings and the shipped prices.
+ModelOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--model", help="Model of the runs whose run setting and perstack.toml name none."
+    ),
+]
+PricesOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--prices",
+        help='TOML file of [pricing."MODEL"] tables (input, output, cache_read, '
+        "cache_write: USD per million tokens) over the shipped prices.",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -860,8 +875,14 @@ def report_command(
     expert: Annotated[
         str | None, typer.Option("--expert", help="Only jobs of this coordinator expert.")
     ] = None,
+    model: ModelOpt = None,
+    prices: PricesOpt = None,
 ) -> None:
-    """Write a self-contained HTML report: overview charts and tables, a timeline per job."""
+    """Write a self-contained HTML report: overview charts and tables, a timeline per job.
+
+    Costs are priced as `perstack log cost` prices them; a step without a price is left out
+    of the cost chart, and the page says how many and why.
+    """
     from perstack_logq.report import check_output
     from perstack_logq.views.catalog import parse_time_bound
 
@@ -871,7 +892,15 @@ def report_command(
     with common.open() as history:
         history.sync(progress=_progress_printer("table"))
         _report_skipped(history, common)
-        summary = history.report(output, since=since_at, until=until_at, job=job, expert=expert)
+        summary = history.report(
+            output,
+            since=since_at,
+            until=until_at,
+            job=job,
+            expert=expert,
+            model=model,
+            prices_file=prices,
+        )
     omitted = (
         f"; {summary.omitted_views:,} job(s) listed without a view (size bound)"
         if summary.omitted_views
@@ -920,21 +949,8 @@ def cost_command(
         ),
     ] = False,
     limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N rows.")] = None,
-    model: Annotated[
-        str | None,
-        typer.Option(
-            "--model",
-            help="Model of the runs whose run setting and perstack.toml name none.",
-        ),
-    ] = None,
-    prices: Annotated[
-        Path | None,
-        typer.Option(
-            "--prices",
-            help='TOML file of [pricing."MODEL"] tables (input, output, cache_read, '
-            "cache_write: USD per million tokens) over the shipped prices.",
-        ),
-    ] = None,
+    model: ModelOpt = None,
+    prices: PricesOpt = None,
     reprice: Annotated[
         str | None,
         typer.Option("--reprice", help="Also show what every step would have cost on MODEL."),

@@ -45,34 +45,8 @@ PLANTED_SECRET_MARKER = "PLANTEDSECRET"
 
 Json = dict[str, Any]
 
-# The event types of spec §2; anything else the generator writes is a planted unknown type.
-KNOWN_EVENT_TYPES = frozenset(
-    {
-        "startRun",
-        "startGeneration",
-        "retry",
-        "callTools",
-        "callInteractiveTool",
-        "callDelegate",
-        "resolveToolResults",
-        "attemptCompletion",
-        "finishToolCall",
-        "resumeToolCalls",
-        "finishAllToolCalls",
-        "continueToNextStep",
-        "stopRunByInteractiveTool",
-        "stopRunByDelegate",
-        "stopRunByExceededMaxSteps",
-        "stopRunByError",
-        "completeRun",
-        "startStreamingReasoning",
-        "streamReasoning",
-        "completeStreamingReasoning",
-        "startStreamingRunResult",
-        "streamRunResult",
-        "completeStreamingRunResult",
-    }
-)
+# The runtime's event types, for lookups; any other type the generator writes is a planted unknown.
+KNOWN_EVENT_TYPES = frozenset(layout.EVENT_TYPES)
 _EVENT_BASE_KEYS = ("type", "id", "expertKey", "timestamp", "jobId", "runId", "stepNumber")
 _KNOWN_EVENT_KEYS = frozenset(
     {

@@ -193,38 +193,13 @@ def list_jobs(
     offset=int_arg("Matching events to skip (default 0).", minimum=0),
     context=int_arg("Also show N events before and after each match.", minimum=0),
 )
-def show_job(
-    ctx: ToolContext,
-    job: str | None = None,
-    run: str | None = None,
-    checkpoint: str | None = None,
-    step: str | None = None,
-    type: str | None = None,
-    errors: bool = False,
-    tools: bool = False,
-    delegations: bool = False,
-    filter: str | None = None,
-    take: int | None = None,
-    offset: int | None = None,
-    context: int | None = None,
-) -> dict[str, Any]:
+def show_job(ctx: ToolContext, **options: Any) -> dict[str, Any]:
     from perstack_logq.views.log import build_log, parse_log_request
     from perstack_logq.views.render import format_json
 
-    request = parse_log_request(
-        job=job,
-        run=run,
-        checkpoint=checkpoint,
-        step=step,
-        type=type,
-        errors=errors,
-        tools=tools,
-        delegations=delegations,
-        filter=filter,
-        take=None if take is None else str(take),
-        offset=None if offset is None else str(offset),
-        context=None if context is None else str(context),
-    )
+    # The server has checked the options against the schema above; parse_log_request holds
+    # the one list of them and checks their values as the CLI's.
+    request = parse_log_request(**options)
     output = build_log(ctx.history.database, request)
     if output is None:
         return {"message": "No data found"}

@@ -1,7 +1,7 @@
 """``perstack log report``: one self-contained HTML file to look at a store's history.
 
-An overview (jobs over time, tokens per day by expert, tool outcomes, slowest steps, runs
-that stopped early, a sortable jobs table) and a view per job (its runs on a time axis, nested
+An overview (jobs over time, tokens and cost per day by expert, tool outcomes, slowest steps,
+runs that stopped early, a sortable jobs table) and a view per job (its runs on a time axis, nested
 by delegation, steps, tool calls, retries, waiting time, final results). Opens from
 ``file://`` with no network and no server; tables and timelines work without JavaScript.
 
@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from perstack_logq.cost.prices import price_data_label
+from perstack_logq.cost.pricing import CostSettings, PricingResult, prepare_costs
 from perstack_logq.engine.database import Database
 from perstack_logq.errors import UsageError
 from perstack_logq.report.gather import (
@@ -43,6 +45,7 @@ class ReportSummary:
     jobs: int
     job_views: int
     omitted_views: int
+    pricing: PricingResult  # what could not be priced, for the caller's warnings
 
 
 def check_output(path: str | os.PathLike[str]) -> Path:
@@ -60,11 +63,19 @@ def write_report(
     path: str | os.PathLike[str],
     selection: Selection | None = None,
     *,
+    costs: CostSettings | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
 ) -> ReportSummary:
-    """Write the report of the selected jobs to ``path`` (the database must be synced)."""
+    """Write the report of the selected jobs to ``path`` (the database must be synced).
+
+    ``costs``: where the runs' models and prices come from besides the run settings and the
+    shipped prices (perstack.toml's, see ``load_cost_settings``).
+    """
     target = check_output(path)
     selection = selection or Selection()
+    # Priced first: it may switch to the write connection, and the temporary tables the
+    # report's queries join live on the connection that made them.
+    pricing = prepare_costs(database, costs or CostSettings())
     select_jobs(database, selection)
     try:
         overview = read_overview(database, jobs_limit=JOBS_TABLE_LIMIT)
@@ -76,6 +87,7 @@ def write_report(
             generated_at=dt.datetime.now(dt.UTC).replace(tzinfo=None),
             selection=selection,
             max_bytes=max_bytes,
+            prices=price_data_label(),
         )
         writer = PageWriter(facts)
         partial = target.with_name(f".{target.name}.partial")
@@ -91,5 +103,5 @@ def write_report(
     finally:
         drop_temporary_tables(database)
     return ReportSummary(
-        target, written.bytes, written.jobs, written.job_views, len(written.omitted_views)
+        target, written.bytes, written.jobs, written.job_views, len(written.omitted_views), pricing
     )

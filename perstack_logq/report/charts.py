@@ -9,6 +9,7 @@ maintained library, and needs no script or network to show it. Imported lazily: 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from typing import Any
 
 from perstack_logq.errors import UsageError
@@ -63,23 +64,50 @@ def _day_axis() -> dict[str, Any]:
     }
 
 
+def count_text(value: float) -> str:
+    return f"{value:,.0f}"
+
+
+def usd_text(value: float) -> str:
+    return f"${value:,.6f}"
+
+
 def _stacked_by_day(
-    rows: list[dict[str, Any]], value: str, series: str, title: str, colours: dict[str, str]
+    rows: list[dict[str, Any]],
+    value: str,
+    series: str,
+    title: str,
+    colours: dict[str, str],
+    *,
+    value_text: Callable[[float], str] = count_text,
+    axis_format: str = "~s",
 ) -> dict[str, Any]:
+    """Stacked bars of ``value`` per day and ``series``, one row a bar.
+
+    Each bar's ARIA label (what a screen reader reads) gives its exact value: tick labels are
+    rounded, and the label is where a reader, or a test, finds the number itself.
+    """
+    totals: dict[tuple[str, str], float] = {}
+    for row in rows:
+        key = (row["day"], row[series])
+        totals[key] = totals.get(key, 0) + row[value]
+    values = [
+        {"day": day, series: name, value: total, "label": f"{day}, {name}: {value_text(total)}"}
+        for (day, name), total in totals.items()
+    ]
     return {
         "$schema": "https://vega.github.io/schema/vega-lite/v5.json",
         "width": 640,
         "height": 200,
-        "data": {"values": rows},
+        "data": {"values": values},
         "mark": {"type": "bar"},
         "encoding": {
             "x": _day_axis(),
             "y": {
                 "field": value,
                 "type": "quantitative",
-                "aggregate": "sum",
                 "title": title,
-                "axis": {"format": "~s"},
+                "axis": {"format": axis_format},
             },
             "color": {
                 "field": series,
@@ -88,6 +116,7 @@ def _stacked_by_day(
                 "scale": {"domain": list(colours), "range": list(colours.values())},
             },
             "order": {"field": series, "sort": "ascending"},
+            "description": {"field": "label", "type": "nominal"},
         },
     }
 
@@ -102,27 +131,58 @@ def jobs_over_time(rows: list[dict[str, Any]]) -> str | None:
     return render_svg(_stacked_by_day(values, "jobs", "status", "jobs started (count)", colours))
 
 
-def _top_series(rows: list[dict[str, Any]], series: str, value: str) -> list[str]:
+def top_experts(rows: list[dict[str, Any]], value: str) -> list[str]:
+    """The experts with the largest sums of ``value``, as many as get a colour of their own."""
     totals: dict[str, float] = {}
     for row in rows:
-        totals[row[series]] = totals.get(row[series], 0) + (row[value] or 0)
+        totals[row["expert_key"]] = totals.get(row["expert_key"], 0) + (row[value] or 0)
     ranked = sorted(totals, key=lambda name: (-totals[name], name))
     return ranked[:MAX_SERIES] if len(ranked) <= MAX_SERIES else ranked[: MAX_SERIES - 1]
 
 
-def per_day_by_expert(rows: list[dict[str, Any]], value: str, title: str) -> str | None:
-    """Stacked bars per day by expert; experts past the palette are summed as "other"."""
+def per_day_by_expert(
+    rows: list[dict[str, Any]],
+    value: str,
+    title: str,
+    *,
+    experts: list[str] | None = None,
+    value_text: Callable[[float], str] = count_text,
+    axis_format: str = "~s",
+) -> str | None:
+    """Stacked bars per day by expert; experts past the palette are summed as "other".
+
+    ``experts``: the ones coloured, in the palette's order (default: this chart's largest);
+    charts given the same list give an expert the same colour.
+    """
     if not rows:
         return None
-    top = _top_series(rows, "expert_key", value)
+    top = experts if experts is not None else top_experts(rows, value)
     colours = dict(zip(top, OKABE_ITO, strict=False))
     values = []
     for row in rows:
         expert = row["expert_key"] if row["expert_key"] in colours else "other"
         values.append({"day": _day(row["day"]), "expert": expert, value: row[value] or 0})
-    if any(v["expert"] == "other" for v in values):
+    present = {v["expert"] for v in values}
+    colours = {name: colour for name, colour in colours.items() if name in present}
+    if "other" in present:
         colours["other"] = OTHER_COLOUR
-    return render_svg(_stacked_by_day(values, value, "expert", title, colours))
+    spec = _stacked_by_day(
+        values, value, "expert", title, colours, value_text=value_text, axis_format=axis_format
+    )
+    return render_svg(spec)
+
+
+def cost_per_day(rows: list[dict[str, Any]], experts: list[str] | None = None) -> str | None:
+    """Cost in USD per day by expert, of priced steps only (rows never hold an unpriced $0)."""
+    # Ticks of a few cents need their digits: "~s" would print 20m (milli-dollars).
+    return per_day_by_expert(
+        rows,
+        "cost_usd",
+        "cost (USD)",
+        experts=experts,
+        value_text=usd_text,
+        axis_format="$,.3~r",
+    )
 
 
 def tool_outcomes(rows: list[dict[str, Any]]) -> str | None:

@@ -33,6 +33,8 @@ class Overview:
     extent: dict[str, Any]
     jobs_by_day: list[dict[str, Any]]
     tokens_by_day: list[dict[str, Any]]
+    cost_by_day: list[dict[str, Any]]  # priced steps only
+    unpriced_steps: list[dict[str, Any]]  # by model; model None: runs naming no model
     tools: list[dict[str, Any]]
     slowest_steps: list[dict[str, Any]]
     stopped_early: list[dict[str, Any]]
@@ -90,10 +92,13 @@ def select_jobs(database: Database, selection: Selection) -> None:
 
 
 def read_overview(database: Database, *, jobs_limit: int) -> Overview:
+    """The overview's data; the cost views must be priced first (``prepare_costs``)."""
     return Overview(
         extent=_rows(database, "extent")[0],
         jobs_by_day=_rows(database, "jobs_by_day_status"),
         tokens_by_day=_rows(database, "tokens_by_day_expert"),
+        cost_by_day=_rows(database, "cost_by_day_expert"),
+        unpriced_steps=_rows(database, "unpriced_steps"),
         tools=_rows(database, "tool_outcomes"),
         slowest_steps=_rows(database, "slowest_steps"),
         stopped_early=_rows(database, "stopped_early"),

@@ -41,12 +41,14 @@ class PageFacts:
     generated_at: dt.datetime
     selection: Selection
     max_bytes: int
+    prices: str  # where the shipped prices come from, and their date
 
 
 @dataclass
 class Charts:
     jobs_over_time: str | None
     tokens_per_day: str | None
+    cost_per_day: str | None
     tool_outcomes: str | None
 
 
@@ -73,7 +75,11 @@ def _environment() -> Any:
         lstrip_blocks=True,
     )
     env.filters.update(
-        utc=format_utc, duration=format_duration, count=format_count, percent=format_percent
+        utc=format_utc,
+        duration=format_duration,
+        count=format_count,
+        percent=format_percent,
+        usd=format_usd,
     )
     return env
 
@@ -103,12 +109,20 @@ def format_percent(value: float | None) -> str:
     return "" if value is None else f"{value * 100:.1f} %"
 
 
+def format_usd(value: float | None) -> str:
+    # Four decimals, as `perstack log cost` prints its total: a step costs fractions of a cent.
+    return "" if value is None else f"${value:,.4f}"
+
+
 def render_charts(overview: Overview) -> Charts:
+    # Every step with a cost has tokens: ranked by tokens, each expert keeps its colour in both.
+    experts = charts.top_experts(overview.tokens_by_day, "total_tokens")
     return Charts(
         jobs_over_time=charts.jobs_over_time(overview.jobs_by_day),
         tokens_per_day=charts.per_day_by_expert(
-            overview.tokens_by_day, "total_tokens", "tokens (total)"
+            overview.tokens_by_day, "total_tokens", "tokens (total)", experts=experts
         ),
+        cost_per_day=charts.cost_per_day(overview.cost_by_day, experts),
         tool_outcomes=charts.tool_outcomes(overview.tools),
     )
 

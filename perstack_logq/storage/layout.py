@@ -20,6 +20,36 @@ JSON_SUFFIX = ".json"
 _INT64_MAX = 2**63 - 1
 
 
+# The event types of the runtime (storage format §2, RunEvent), in the order of its schema: the
+# reader names them in hints and the generator writes them, so both take them from here. A
+# store may hold newer ones; nothing refuses a type that is not listed.
+EVENT_TYPES = (
+    "startRun",
+    "startGeneration",
+    "retry",
+    "callTools",
+    "callInteractiveTool",
+    "callDelegate",
+    "resolveToolResults",
+    "attemptCompletion",
+    "finishToolCall",
+    "resumeToolCalls",
+    "finishAllToolCalls",
+    "continueToNextStep",
+    "stopRunByInteractiveTool",
+    "stopRunByDelegate",
+    "stopRunByExceededMaxSteps",
+    "stopRunByError",
+    "completeRun",
+    "startStreamingReasoning",
+    "streamReasoning",
+    "completeStreamingReasoning",
+    "startStreamingRunResult",
+    "streamRunResult",
+    "completeStreamingRunResult",
+)
+
+
 class KeyKind(Enum):
     JOB = "job"
     CHECKPOINT = "checkpoint"

@@ -13,36 +13,10 @@ from collections.abc import Iterable
 
 from perstack_logq.engine.database import Database
 from perstack_logq.storage.base import Storage
+from perstack_logq.storage.layout import EVENT_TYPES
 from perstack_logq.views.log import LogRequest
 from perstack_logq.views.model import LogOutput
 
-# Event types of the runtime (storage format §2, RunEvent). A store may hold newer ones: the
-# types a job actually has are always accepted too.
-RUNTIME_EVENT_TYPES = (
-    "startRun",
-    "startGeneration",
-    "retry",
-    "callTools",
-    "callInteractiveTool",
-    "callDelegate",
-    "resolveToolResults",
-    "attemptCompletion",
-    "finishToolCall",
-    "resumeToolCalls",
-    "finishAllToolCalls",
-    "continueToNextStep",
-    "stopRunByInteractiveTool",
-    "stopRunByDelegate",
-    "stopRunByExceededMaxSteps",
-    "stopRunByError",
-    "completeRun",
-    "startStreamingReasoning",
-    "streamReasoning",
-    "completeStreamingReasoning",
-    "startStreamingRunResult",
-    "streamRunResult",
-    "completeStreamingRunResult",
-)
 # The values of jobs.status, and `stale` (running, no event for an hour: docs/schema.md).
 JOB_STATUSES = (
     "running",
@@ -95,15 +69,15 @@ def unknown_event_type(database: Database, job_id: str, event_type: str) -> str 
             "SELECT DISTINCT type FROM events WHERE job_id = $job_id", params={"job_id": job_id}
         ).fetchall()
     }
-    known = set(RUNTIME_EVENT_TYPES) | present
+    known = set(EVENT_TYPES) | present
     if event_type in known:
         return None
     near = difflib.get_close_matches(event_type, sorted(known), n=3, cutoff=0.6)
     suggestion = f"did you mean {' or '.join(near)}? " if near else ""
     return (
         f"no event type {event_type}; {suggestion}event types: "
-        + ", ".join(t for t in RUNTIME_EVENT_TYPES)
-        + "".join(f", {t}" for t in sorted(present - set(RUNTIME_EVENT_TYPES)))
+        + ", ".join(t for t in EVENT_TYPES)
+        + "".join(f", {t}" for t in sorted(present - set(EVENT_TYPES)))
     )
 
 

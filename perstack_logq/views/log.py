@@ -76,18 +76,20 @@ def parse_log_request(
     tools: bool = False,
     delegations: bool = False,
     filter: str | None = None,
-    take: str | None = None,
-    offset: str | None = None,
-    context: str | None = None,
+    take: str | int | None = None,
+    offset: str | int | None = None,
+    context: str | int | None = None,
 ) -> LogRequest:
-    """A LogRequest from the options as given (text), checked as the original checks them.
+    """A LogRequest from the options as given, checked as the original checks them.
 
-    The CLI and the MCP server's show_job both build their requests here.
+    The CLI (text) and the MCP server's show_job (JSON: counts are integers) both build their
+    requests here, so this signature is the one list of the log view's options.
     """
     # The original parses --take/--offset/--context first (as options), then --step/--filter.
-    take_value = DEFAULT_TAKE if take is None else parse_non_negative_int("--take", take)
-    offset_value = 0 if offset is None else parse_non_negative_int("--offset", offset)
-    context_value = 0 if context is None else parse_non_negative_int("--context", context)
+    # A count is checked as its text, so an integer gets the CLI's checks and clamping.
+    take_value = DEFAULT_TAKE if take is None else parse_non_negative_int("--take", str(take))
+    offset_value = 0 if offset is None else parse_non_negative_int("--offset", str(offset))
+    context_value = 0 if context is None else parse_non_negative_int("--context", str(context))
     # Like the original (commander), an empty value means the option was not given.
     return LogRequest(
         job=job or None,

@@ -1,4 +1,5 @@
 -- One row per selected job for the overview's jobs table, newest first
+-- cost_usd is NULL when a step has no price (unpriced_steps says how many) or there is none.
 -- param: limit = 2000  at most this many rows (the page stays bounded in size)
 WITH event_counts AS (
     SELECT
@@ -31,6 +32,8 @@ SELECT
     j.run_count,
     j.total_steps,
     j.total_tokens,
+    k.cost_usd,
+    coalesce(k.unpriced_steps, 0) AS unpriced_steps,
     coalesce(c.tool_calls, 0) AS tool_calls,
     coalesce(r.tool_errors, 0) AS tool_errors,
     coalesce(e.errors, 0) AS errors,
@@ -41,5 +44,6 @@ JOIN jobs AS j USING (job_id)
 LEFT JOIN event_counts AS e USING (job_id)
 LEFT JOIN call_counts AS c USING (job_id)
 LEFT JOIN result_counts AS r USING (job_id)
+LEFT JOIN job_costs AS k USING (job_id)
 WHERE p.job_order <= CAST($limit AS BIGINT)
 ORDER BY p.job_order

@@ -64,10 +64,10 @@ def test_report_in_chromium(
     job_ids, bars = _expected(hostile_store)
     job = hostile_store.delegation_job
     with open_page(report, tmp_path / "profile") as (page, log):
-        # The overview: three charts drawn by Vega (bars and legends), every job in the table.
+        # The overview: four charts drawn by Vega (bars and legends), every job in the table.
         assert page.locator("#overview").is_visible()
         assert not page.locator("#timeline-legend").is_visible()
-        for chart in ("#chart-jobs", "#chart-tokens", "#chart-tools"):
+        for chart in ("#chart-jobs", "#chart-tokens", "#chart-cost", "#chart-tools"):
             assert page.locator(f"{chart} svg .mark-rect path").count() > 0, chart
             assert page.locator(f"{chart} svg .role-legend").count() == 1, chart
         table_ids = page.locator("#jobs-table tbody tr td:first-child").all_inner_texts()
@@ -80,6 +80,12 @@ def test_report_in_chromium(
             "cells => cells.map(c => Number(c.dataset.value || -1))"
         )
         assert tokens == sorted(tokens, reverse=True)
+        page.locator("#jobs-table th", has_text="cost").click()  # ascending: unpriced first
+        costs = page.locator("#jobs-table tbody tr td:nth-child(9)").evaluate_all(
+            "cells => cells.map(c => c.dataset.value === '' ? -1 : Number(c.dataset.value))"
+        )
+        assert costs == sorted(costs) and costs[0] == -1 and costs[-1] > 0
+        assert page.locator("#cost-unpriced").is_visible()
         page.fill("#jobs-filter", job)
         assert page.locator("#jobs-table tbody tr:not([hidden])").count() == 1
         assert page.locator("#jobs-shown").inner_text() == f"1 of {len(job_ids)} shown"

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 
 import perstack_logq
-from perstack_logq.report import Selection, write_report
+from perstack_logq.cost.pricing import CostSettings
+from perstack_logq.report import Selection, charts, write_report
 
 from .conftest import HOSTILE, HOSTILE_TOOL, HostileStore
 
@@ -207,3 +208,78 @@ def test_selection_by_job_expert_and_time(history, tmp_path: Path) -> None:
     nothing = history.report(tmp_path / "none.html", since=dt.datetime(2100, 1, 1))
     assert (nothing.jobs, nothing.job_views) == (0, 0)
     assert "No jobs." in (tmp_path / "none.html").read_text("utf-8")
+
+
+def _cost_bars(report_text: str) -> dict[tuple[str, str], str]:
+    """(day, expert) -> the "$0.012345" of each bar of the cost chart (its ARIA label)."""
+    figure = report_text.split('id="chart-cost"', 1)[1].split("</figure>", 1)[0]
+    labels = re.findall(r'aria-label="(\d{4}-\d\d-\d\d), ([^":]+): (\$[\d,.]+)"', figure)
+    return {(day, expert): usd for day, expert, usd in labels}
+
+
+def test_cost_chart_and_column_equal_the_cost_views(history, report_text: str) -> None:
+    overview = report_text.split('<section class="job-view"', 1)[0]
+    # Summed exactly, as the cost views sum: a sum of doubles may move the sixth decimal.
+    priced = history.sql(
+        """
+        SELECT strftime(event_time, '%Y-%m-%d'), expert_key,
+               CAST(sum(CAST(cost_usd AS DECIMAL(38, 12))) AS DOUBLE)
+        FROM step_costs WHERE cost_usd IS NOT NULL GROUP BY ALL
+        """
+    ).fetchall()
+    assert 0 < len({expert for _, expert, _ in priced}) <= charts.MAX_SERIES  # no "other"
+    assert _cost_bars(overview) == {(day, expert): f"${usd:,.6f}" for day, expert, usd in priced}
+    assert ">cost (USD)</text>" in overview and ">day (UTC)</text>" in overview
+
+    # The demo store's runs without a run setting name no model: counted, never $0.
+    unpriced, steps, runs = history.sql(
+        "SELECT count(*) FILTER (WHERE cost_usd IS NULL), count(*),"
+        " count(DISTINCT (job_id, run_id)) FILTER (WHERE cost_usd IS NULL) FROM step_costs"
+    ).fetchone()
+    assert unpriced > 0
+    note = overview.split('id="cost-unpriced">', 1)[1].split("</p>", 1)[0]
+    assert note.startswith(f"{unpriced} of {steps} finished steps have no price")
+    assert f"{unpriced} in {runs} run(s) that name no model" in note
+
+    # The jobs table's cost column (after tokens): job_costs' cost, or "unpriced".
+    shown = {
+        job_id: cells.split('<td class="num"')[5].split(">", 1)[1].rsplit("</td>", 1)[0]
+        for job_id, cells in re.findall(
+            r'<tr data-status="[^"]*"><td class="id"><a href="#job-([^"]+)".*?</td>(.*?)</tr>',
+            overview,
+        )
+    }
+    expected = {
+        job_id: f"${cost:,.4f}"
+        if cost is not None
+        else f'<span class="muted" title="{unpriced_steps} step(s) without a price">unpriced</span>'
+        for job_id, cost, unpriced_steps in history.sql(
+            "SELECT job_id, cost_usd, unpriced_steps FROM job_costs"
+        ).fetchall()
+    }
+    assert len(shown) == 24 and {job_id: shown[job_id] for job_id in expected} == expected
+    assert all(text == "" for job_id, text in shown.items() if job_id not in expected)
+
+
+def test_cost_chart_follows_the_prices_given(history, tmp_path: Path) -> None:
+    """Every run priced: no note. No step priced: no chart, and the note names the model."""
+    priced = tmp_path / "priced.html"
+    write_report(history.database, priced, costs=CostSettings(option_model="gpt-5"))
+    text = priced.read_text("utf-8")
+    assert 'id="chart-cost"' in text and 'id="cost-unpriced"' not in text
+
+    (job_id,) = history.sql(
+        "SELECT job_id FROM step_costs GROUP BY job_id HAVING bool_and(model IS NULL) LIMIT 1"
+    ).fetchone()
+    unpriced = tmp_path / "unpriced.html"
+    summary = write_report(
+        history.database,
+        unpriced,
+        Selection(job_id=job_id),
+        costs=CostSettings(option_model="no-such-model"),
+    )
+    assert summary.pricing.unpriced_models == ["no-such-model"]
+    overview = unpriced.read_text("utf-8").split('<section class="job-view"', 1)[0]
+    assert 'id="chart-cost"' not in overview and "$0.0" not in overview
+    note = overview.split('id="cost-unpriced">', 1)[1].split("</p>", 1)[0]
+    assert "of model no-such-model, which has no price" in note

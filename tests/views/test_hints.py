@@ -11,7 +11,8 @@ from support import FIXTURE_STORE
 from support.cli import run_cli
 from support.moto_server import DUMMY_KEY_ID, DUMMY_SECRET, REGION
 
-from perstack_logq.views.hints import RUNTIME_EVENT_TYPES, closest
+from perstack_logq.storage.layout import EVENT_TYPES
+from perstack_logq.views.hints import closest
 
 STORE = ("--storage", str(FIXTURE_STORE), "--no-cache")
 
@@ -41,7 +42,7 @@ def test_unknown_event_type_lists_the_known_types() -> None:
     assert typo.returncode == 0
     assert typo.stdout == plain.stdout  # the original's output, events or not
     assert typo.stderr.startswith("no event type callTool; did you mean callTools? event types: ")
-    assert all(kind in typo.stderr for kind in RUNTIME_EVENT_TYPES)
+    assert all(kind in typo.stderr for kind in EVENT_TYPES)
     # A known type with no event in the job is an answer, not a typo: nothing on stderr.
     fine = run_cli("log", "--job", job, "--type", "callInteractiveTool", *STORE)
     assert (fine.returncode, fine.stderr) == (0, "")
