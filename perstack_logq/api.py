@@ -362,6 +362,7 @@ def connect(
     direct_reads: bool = False,
     query_timeout: float | None = None,
     endpoint: str | None = None,
+    memory_limit: str | None = None,
 ) -> History:
     """Open a store's history.
 
@@ -373,12 +374,18 @@ def connect(
     tables; slower than boto3 in bench/README.md, so off by default). ``endpoint`` is the URL
     of an S3-compatible server for an ``s3://`` location (``AWS_ENDPOINT_URL`` works too).
     ``query_timeout``: seconds after which a query of ``sql()``/``table()`` is stopped.
+    ``memory_limit`` (e.g. ``"4GB"``): what DuckDB may hold in memory before it spills to
+    disk, with or without a cache (default: a quarter of RAM, at most 1 GB).
     """
     storage = open_storage(
         location, config=config, cwd=cwd, concurrency=concurrency, endpoint=endpoint
     )
     database = open_database(
-        storage, use_cache=cache, cache_dir=cache_dir, direct_reads=direct_reads
+        storage,
+        use_cache=cache,
+        cache_dir=cache_dir,
+        direct_reads=direct_reads,
+        memory_limit=memory_limit,
     )
     return History(
         storage, database, sync=sync, query_timeout=query_timeout, config=config, cwd=cwd

@@ -82,6 +82,14 @@ EndpointOpt = Annotated[
         "AWS_ENDPOINT_URL works too.",
     ),
 ]
+MemoryLimitOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--memory-limit",
+        help="Memory DuckDB may use before it spills to disk, e.g. 512MB or 4GB "
+        "(default: a quarter of RAM, at most 1GB).",
+    ),
+]
 DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of errors.")]
 ShowSkippedOpt = Annotated[
     bool,
@@ -99,6 +107,7 @@ class Common:
     show_skipped: bool = False
     direct_reads: bool = False
     endpoint: str | None = None
+    memory_limit: str | None = None
 
     def merged(self, **given: Any) -> Common:
         """Options given to a subcommand win over the same options given to ``log``."""
@@ -116,6 +125,7 @@ class Common:
             concurrency=self.concurrency,
             direct_reads=self.direct_reads,
             endpoint=self.endpoint,
+            memory_limit=self.memory_limit,
         )
         _end_startup_gc_pause()
         return history
@@ -147,6 +157,7 @@ _STORE_OPTIONS: dict[str, tuple[Any, Any]] = {
     "no_cache": (NoCacheOpt, False),
     "concurrency": (ConcurrencyOpt, None),
     "endpoint": (EndpointOpt, None),
+    "memory_limit": (MemoryLimitOpt, None),
     "show_skipped": (ShowSkippedOpt, False),
     "debug": (DebugOpt, False),
 }
@@ -233,6 +244,7 @@ def log(
     no_cache: NoCacheOpt = False,
     concurrency: ConcurrencyOpt = None,
     endpoint: EndpointOpt = None,
+    memory_limit: MemoryLimitOpt = None,
     show_skipped: ShowSkippedOpt = False,
     direct_reads: Annotated[
         bool,
@@ -244,7 +256,15 @@ def log(
     debug: DebugOpt = False,
 ) -> None:
     ctx.obj = Common(
-        config, storage, cache_dir, no_cache, concurrency, show_skipped, direct_reads, endpoint
+        config,
+        storage,
+        cache_dir,
+        no_cache,
+        concurrency,
+        show_skipped,
+        direct_reads,
+        endpoint,
+        memory_limit,
     )
     if ctx.invoked_subcommand is not None:
         return

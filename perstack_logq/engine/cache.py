@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
+import tempfile
 from pathlib import Path
 
 from perstack_logq.engine.connections import CacheDatabase
@@ -17,11 +19,34 @@ from perstack_logq.engine.database import Database
 from perstack_logq.errors import StorageError, UsageError
 from perstack_logq.storage.base import Storage
 
-# The cache's DuckDB buffer pool: what a sync or query holds in memory at most before DuckDB
-# spills to ``tmp/`` beside the cache, whatever the size of the store. 256 MB was too little to
-# commit a sync of long sessions ("failed to pin block of size 256.0 KiB"): 1 GB still keeps
-# the process well under the 1.5 GB the real-size issue allows.
-CACHE_MEMORY_LIMIT = "1GB"
+# DuckDB's buffer pool: what a sync or query holds in memory at most before DuckDB spills to
+# disk, whatever the size of the store. 256 MB was too little to commit a sync of long
+# sessions ("failed to pin block of size 256.0 KiB"); 1 GB keeps the process well under the
+# 1.5 GB the real-size issue allows. A smaller machine gets a quarter of its memory.
+MAX_DEFAULT_MEMORY = 1 << 30
+MIN_DEFAULT_MEMORY = 256 << 20
+_MEMORY_LIMIT = re.compile(r"^\s*\d+(\.\d+)?\s*([KMGT]i?B|B)\s*$", re.IGNORECASE)
+
+
+def default_memory_limit() -> str:
+    """A quarter of this machine's memory, between 256 MB and 1 GB."""
+    try:
+        memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):  # not a POSIX system: the cap
+        memory = 4 * MAX_DEFAULT_MEMORY
+    share = min(MAX_DEFAULT_MEMORY, max(MIN_DEFAULT_MEMORY, memory // 4))
+    return f"{share >> 20}MiB"
+
+
+def memory_limit_setting(given: str | None) -> str:
+    """``--memory-limit`` / ``connect(memory_limit=)`` as DuckDB takes it, or the default."""
+    if given is None:
+        return default_memory_limit()
+    if not _MEMORY_LIMIT.match(given):
+        raise UsageError(
+            f"Invalid value for --memory-limit: {given!r} (use a size such as 512MB or 4GB)"
+        )
+    return given.strip()
 
 
 def default_cache_dir() -> Path:
@@ -44,20 +69,27 @@ def open_database(
     use_cache: bool = True,
     cache_dir: Path | None = None,
     direct_reads: bool = False,
+    memory_limit: str | None = None,
 ) -> Database:
     """The store's cache database (shared with other processes, engine/connections.py), or an
-    in-memory one when asked.
+    in-memory one when asked; either holds at most ``memory_limit`` (see
+    ``memory_limit_setting``) and spills the rest to disk.
 
     ``direct_reads``: read S3/R2 bodies with DuckDB httpfs (see Database).
     """
+    limit = memory_limit_setting(memory_limit)
     if not use_cache:
-        return Database(storage, direct_reads=direct_reads)
+        # DuckDB creates the directory only if it spills, and removes what it wrote on close.
+        spill = Path(tempfile.gettempdir()) / f"perstack-logq-{os.getpid()}"
+        return Database(
+            storage, memory_limit=limit, temp_directory=spill, direct_reads=direct_reads
+        )
     path = cache_path(storage, cache_dir)
     _make_directory(path.parent)
     return CacheDatabase(
         storage,
         path=path,
-        memory_limit=CACHE_MEMORY_LIMIT,
+        memory_limit=limit,
         temp_directory=path.parent / "tmp",
         direct_reads=direct_reads,
     )
