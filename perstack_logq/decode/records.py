@@ -175,7 +175,7 @@ class StoreDecoder:
         # Each message once per batch (the engine merges batches): (job, message id) -> the row
         # from its first holder. The record being decoded keeps its own until it is valid.
         self._messages: dict[tuple[str, str], MessageRow] = {}
-        self._record_messages: list[MessageRow] = []
+        self._record_messages: dict[tuple[str, str], MessageRow] = {}
         self.pending_bytes = 0
 
     def add(self, key: str, body: bytes) -> None:
@@ -213,8 +213,7 @@ class StoreDecoder:
                 del self._rows[name][mark:]
             self.skip(key, "invalid_record", str(error))
             return
-        for row in self._record_messages:
-            message_key = (row.job_id, row.message_id)
+        for message_key, row in self._record_messages.items():
             known = self._messages.get(message_key)
             if known is None or row.holder() < known.holder():
                 self._messages[message_key] = row
@@ -267,13 +266,24 @@ class StoreDecoder:
         """The record's text with each conversation it holds replaced by a marker (its
         messages become rows of ``messages``); the text as read when it holds none."""
         stripped = False
+        pending = self._record_messages
+
+        def known(message_id: str) -> MessageRow | None:
+            message_key = (job_id, message_id)
+            return pending.get(message_key) or self._messages.get(message_key)
+
         for holder, is_checkpoint in conversation_holders(record, is_event=is_event):
             if isinstance(holder, dict):
                 rows = strip_conversation(
-                    holder, is_checkpoint=is_checkpoint, job_id=job_id, source_key=key
+                    holder,
+                    is_checkpoint=is_checkpoint,
+                    job_id=job_id,
+                    source_key=key,
+                    known=known,
                 )
                 if rows is not None:
-                    self._record_messages.extend(rows)
+                    for row in rows:
+                        pending[(job_id, row.message_id)] = row
                     stripped = True
         return orjson.dumps(record) if stripped else text
 
