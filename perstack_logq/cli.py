@@ -1146,9 +1146,11 @@ def _run(args: list[str], debug: bool) -> int:
         _report(error.format_message(), debug)
         return UsageError.exit_code
     except LogqError as error:
+        _end_progress_line()
         _report(str(error), debug)
         return error.exit_code
     except KeyboardInterrupt:
+        _end_progress_line()
         print("Interrupted", file=sys.stderr)
         return 130
     except (ReaderGone, BrokenPipeError):
@@ -1162,6 +1164,13 @@ def _run(args: list[str], debug: bool) -> int:
             print("Interrupted", file=sys.stderr)
         return returned
     return 0
+
+
+def _end_progress_line() -> None:
+    """A progress line left open on the terminal ends before the message that follows it."""
+    progress = sys.modules.get("perstack_logq.views.progress")
+    if progress is not None:
+        progress.end_open_line()
 
 
 def _flushed(code: int) -> int:

@@ -55,6 +55,7 @@ import pyarrow.parquet as pq
 from perstack_logq import __version__
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import StorageError, UsageError
+from perstack_logq.views.progress import line_ended, line_opened
 
 if TYPE_CHECKING:
     from perstack_logq.api import History
@@ -904,6 +905,7 @@ class ProgressBar:
         if self.stage and state.stage != self.stage:
             self.stream.write("\n")
         self.stage = state.stage
+        line_opened(self.stream)
         bar = "#" * int(state.done / state.total * 30)
         self.stream.write(
             f"\rexport [{bar:<30}] {state.stage} {state.done:,}/{state.total:,} "
@@ -912,4 +914,5 @@ class ProgressBar:
         if state.stage == "publish" and state.done >= state.total:
             self.stream.write("\n")
             self.stage = ""
+            line_ended()
         self.stream.flush()
