@@ -313,6 +313,44 @@ def test_no_secret_under_any_name_or_shape_leaves(store_copy: Path, tmp_path: Pa
     assert "Secrets masked:" in cli("info", *args).stdout
 
 
+def test_hostile_text_and_secrets_on_s3_are_escaped_and_masked(
+    moto_fixture_store: str,
+    aws_test_credentials: None,
+    store_copy: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Classes 3 and 4 on S3 (moto over HTTP): the CLI escapes and masks what it reads from a
+    bucket as it does from a directory, and so does the API."""
+    _plant_secrets(store_copy)
+    message = {"type": "userMessage", "contents": [{"type": "textPart", "text": HOSTILE}]}
+    (store_copy / RUN_DIR / "event-1764315100001-1-startRun.json").write_bytes(
+        _event_body(store_copy, timestamp=1764315100001, inputMessages=[message])
+    )
+    bucket = "hardening-hostile"
+    upload_tree(moto_fixture_store, bucket, "p/", store_copy)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
+    args = _args(f"s3://{bucket}/p/", tmp_path / "cache")
+    for command in [
+        ("--job", JOB),
+        ("--job", JOB, "--json"),
+        ("query", "SELECT * FROM run_settings", "-f", "csv"),
+        ("query", "SELECT * FROM events", "-f", "jsonl"),
+        ("query", "SELECT expert_key, record FROM events", "-f", "markdown"),
+    ]:
+        result = cli(*command, *args, process=True)
+        assert result.returncode == 0, (command, result.stderr)
+        assert not RAW_CONTROL.search(result.stdout + result.stderr), command
+        _assert_clean(result.stdout, " ".join(command))
+    assert 'Query: "clear\\x1b[2J title' in cli("--job", JOB, *args).stdout
+    from perstack_logq.api import connect
+
+    history = connect(f"s3://{bucket}/p/", cache_dir=tmp_path / "api-cache")
+    rows = history.sql("SELECT * FROM run_settings").fetchall()
+    rows += history.sql("SELECT * FROM events").fetchall()
+    _assert_clean(repr(rows), "History.sql over S3")
+
+
 def test_password_in_an_s3_url_is_never_echoed() -> None:
     for location in [
         "s3://user:PASSWORDX@bucket/",
