@@ -286,3 +286,11 @@ def test_a_long_listing_shows_progress_on_a_terminal_only(
     assert f"listing s3://{bucket}/: 2,500 keys" in shown, shown
     piped = cli(*args, "--cache-dir", str(tmp_path / "piped"), process=True)
     assert piped.returncode == 0 and "listing" not in piped.stderr, piped.stderr
+    export = ["export", "-o", str(tmp_path / "out"), "--storage", f"s3://{bucket}/"]
+    terminal = Terminal([*export, "--cache-dir", str(tmp_path / "export")])
+    try:
+        code, shown = terminal.finish()
+    finally:
+        terminal.close()
+    assert code == 0, shown
+    assert "export listing: 1,000 keys…" in shown and "export listing: 2,500 keys\r\n" in shown
