@@ -175,14 +175,16 @@ def test_ctrl_c_mid_command_exits_130_and_the_cache_still_answers(
     [
         Fault("timeout", times=None, method="GET", path_contains=KEY, delay=300),
         Fault("trickle", times=None, method="GET", path_contains=KEY, delay=1.0),
+        Fault("trickle", times=None, method="GET", path_contains="list-type=2", delay=1.0),
     ],
-    ids=["silent", "trickling"],
+    ids=["silent", "trickling", "trickling-listing"],
 )
 def test_ctrl_c_while_a_get_waits_on_a_slow_server(
     via_proxy: FaultProxy, tmp_path: Path, fault: Fault
 ) -> None:
     """The GET is sent and the server answers nothing (a read timeout away) or a byte a
-    second (the request deadline away): Ctrl-C waits for neither."""
+    second (the request deadline away), to a reader thread or to a listing on the main
+    thread: Ctrl-C waits for none of them."""
     via_proxy.plan(replace(fault))
     args = ["--job", JOB, *_store_args(URL, tmp_path / "cache")]
     process = subprocess.Popen(
@@ -190,7 +192,7 @@ def test_ctrl_c_while_a_get_waits_on_a_slow_server(
     )
     try:
         ends = time.monotonic() + 60
-        while not via_proxy.requests(KEY):
+        while not via_proxy.requests(fault.path_contains):
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < ends, "the GET never reached the server"
             time.sleep(0.05)
