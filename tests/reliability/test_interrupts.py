@@ -250,6 +250,21 @@ def test_a_trickling_server_meets_the_request_deadline(
     assert took < 90, f"took {took:.0f} s"  # 5 attempts of 1 s and botocore's backoff
 
 
+def test_the_request_deadline_holds_in_the_api(
+    via_proxy: FaultProxy, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """connect() reads through the same client: a trickled GET ends in StorageError."""
+    from perstack_logq.api import connect
+    from perstack_logq.errors import StorageError
+
+    via_proxy.plan(Fault("trickle", times=None, method="GET", path_contains=KEY, delay=1.0))
+    monkeypatch.setenv("PERSTACK_LOGQ_S3_REQUEST_DEADLINE", "1")
+    with pytest.raises(
+        StorageError, match=r"Cannot read .*job\.json: no complete answer within 1 s"
+    ):
+        connect(URL, cache_dir=tmp_path / "cache").sql("SELECT count(*) FROM jobs").fetchall()
+
+
 def test_a_bad_request_deadline_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PERSTACK_LOGQ_S3_REQUEST_DEADLINE", "soon")
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
