@@ -19,7 +19,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 
@@ -30,7 +30,7 @@ DEFAULT_DEADLINE = 120.0  # seconds per request: a 16 MB event at 150 KB/s still
 _CONNECTING_RECHECK = 0.1  # a connection with no socket yet (still connecting) is looked at again
 
 
-def deadline_from_environment(env: os._Environ[str] | dict[str, str] | None = None) -> float:
+def deadline_from_environment(env: Mapping[str, str] | None = None) -> float:
     """Seconds per request: PERSTACK_LOGQ_S3_REQUEST_DEADLINE, else DEFAULT_DEADLINE."""
     env = os.environ if env is None else env
     text = (env.get(DEADLINE_ENV) or "").strip()
