@@ -285,10 +285,12 @@ class ObjectStoreStorage(Storage):
         the request deadline cut (botocore would hand over the cut XML as a parse error)."""
         with deadline.watched(self.request_deadline) as watch:
             while True:
+                sent = watch.requests
                 try:
                     return dict(self._client.list_objects_v2(Bucket=self.bucket, **request))
                 except Exception as exc:
-                    if not watch.cut_last:
+                    # Retried only when this call sent a request and the deadline cut it.
+                    if not watch.cut_last or watch.requests == sent:
                         if isinstance(exc, boto_errors.ClientError | boto_errors.BotoCoreError):
                             raise self._storage_error(exc) from exc
                         raise
