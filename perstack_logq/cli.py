@@ -266,6 +266,10 @@ def log(
         context=context,
     )
     with ctx.obj.open() as history:
+        # Finding the latest job lists the store: a long listing shows on a terminal.
+        history.database.default_progress = _progress_printer(
+            "json" if as_json else "table", listing_only=True
+        )
         output = build_log(history.database, request)
         if output is None:
             print("No data found")
@@ -437,6 +441,9 @@ def info_command(
     from perstack_logq.views.output import cell_text
 
     with common.open() as history:
+        history.database.default_progress = _progress_printer(
+            "json" if as_json else "table", listing_only=True
+        )
         info = store_info(history.database)
     info["prices"] = price_data_label()
     if as_json:
@@ -599,13 +606,13 @@ def sync_command(
     )
 
 
-def _progress_printer(output_format: str) -> Any:
+def _progress_printer(output_format: str, *, listing_only: bool = False) -> Any:
     """A progress line on stderr for long syncs, only on a terminal and never around JSON."""
     if output_format != "table" or not sys.stderr.isatty():
         return None
     from perstack_logq.views.progress import ProgressLine
 
-    return ProgressLine(unescaped(sys.stderr))
+    return ProgressLine(unescaped(sys.stderr), listing_only=listing_only)
 
 
 @log_app.command("demo")

@@ -171,6 +171,9 @@ class Database:
     no effect on a filesystem store.
     """
 
+    # Progress of the syncs that name none (the views' own): set by the CLI on a terminal.
+    default_progress: ProgressCallback | None = None
+
     def __init__(
         self,
         storage: Storage,
@@ -249,6 +252,7 @@ class Database:
         for a store whose files were changed in place by something else than the runtime.
         """
         report = SyncReport()
+        progress = progress or self.default_progress
         kind_names = None if kinds is None else sorted(k.value for k in kinds)
         con = self.connection
         state = SyncProgress(listing=self.storage.get_storage_info().location)

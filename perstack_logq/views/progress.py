@@ -39,8 +39,12 @@ def end_open_line() -> None:
 
 
 class ProgressLine:
-    def __init__(self, stream: TextIO) -> None:
+    """``listing_only``: draw listings, not reads (for views that read little after a long
+    listing, such as finding the latest job)."""
+
+    def __init__(self, stream: TextIO, *, listing_only: bool = False) -> None:
         self.stream = stream
+        self.listing_only = listing_only
         self.started = time.monotonic()
         self.last_drawn = 0.0
         self.drawn = False
@@ -50,6 +54,8 @@ class ProgressLine:
         now = time.monotonic()
         if state.listing is not None or self.listing_shown:
             self._listing(state, now)
+            return
+        if self.listing_only:
             return
         finished = state.objects_total and state.objects_done >= state.objects_total
         if not finished and now - self.last_drawn < _REDRAW_SECONDS:

@@ -311,3 +311,12 @@ def test_a_long_listing_shows_progress_on_a_terminal_only(
         terminal.close()
     assert code == 0, shown
     assert "export listing: 1,000 keys…" in shown and "export listing: 2,500 keys\r\n" in shown
+    for view in (["info"], []):  # they list the store to find what they show
+        terminal = Terminal([*view, "--storage", f"s3://{bucket}/", "--no-cache"])
+        try:
+            code, shown = terminal.finish()
+        finally:
+            terminal.close()
+        assert code == 0, shown
+        assert f"listing s3://{bucket}/: 2,500 keys listed\r\n" in shown, (view, shown)
+        assert "sync [" not in shown, shown  # their reads are short: only the listing shows
