@@ -23,6 +23,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reliability_support import PERSTACK, cli
 from support import FIXTURE_BUCKET, FIXTURE_PREFIX
 from support.fault_proxy import Fault, FaultProxy, running_fault_proxy
@@ -263,6 +265,30 @@ def test_the_request_deadline_holds_in_the_api(
         StorageError, match=r"Cannot read .*job\.json: no complete answer within 1 s"
     ):
         connect(URL, cache_dir=tmp_path / "cache").sql("SELECT count(*) FROM jobs").fetchall()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.one_of(
+        st.text("0123456789-+.eE_ infan", max_size=14),
+        st.floats(allow_nan=True, allow_infinity=True).map(repr),
+        st.text(max_size=10),
+    )
+)
+def test_any_request_deadline_text_is_a_number_or_a_usage_error(text: str) -> None:
+    """Whatever PERSTACK_LOGQ_S3_REQUEST_DEADLINE holds: seconds in (0, 86400], else
+    ConfigError (exit 2), never anything else (nan, inf, 1e999, '-0', '')."""
+    from perstack_logq.errors import ConfigError
+    from perstack_logq.storage.deadline import DEFAULT_DEADLINE, deadline_from_environment
+
+    try:
+        seconds = deadline_from_environment({"PERSTACK_LOGQ_S3_REQUEST_DEADLINE": text})
+    except ConfigError as error:
+        assert str(error).startswith("PERSTACK_LOGQ_S3_REQUEST_DEADLINE=")
+        return
+    assert 0 < seconds <= 86_400
+    if not text.strip():
+        assert seconds == DEFAULT_DEADLINE
 
 
 def test_a_bad_request_deadline_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
