@@ -213,6 +213,29 @@ def test_ctrl_c_while_a_get_waits_on_a_slow_server(
     assert after.returncode == 0 and f"Job: {JOB}" in after.stdout, after.stderr
 
 
+def test_ctrl_c_mid_sync_on_s3_and_the_next_sync_completes(
+    via_proxy: FaultProxy, tmp_path: Path
+) -> None:
+    """S3 too: the sync has listed and drawn its progress line, some GETs answered, the ones of
+    one job hang; Ctrl-C ends it, and the next sync leaves the cache equal to a fresh read."""
+    via_proxy.plan(Fault("timeout", times=None, method="GET", path_contains=f"jobs/{JOB}/runs/"))
+    args = _store_args(URL, tmp_path / "cache")
+    terminal = Terminal(["sync", *args])
+    try:
+        terminal.read_until("sync [")
+        ends = time.monotonic() + 60
+        while not via_proxy.requests(f"jobs/{JOB}/runs/"):
+            assert time.monotonic() < ends, "the GETs never reached the server"
+            time.sleep(0.05)
+        code, took, after = terminal.interrupt()
+    finally:
+        terminal.close()
+    _assert_interrupted(code, took, after)
+    via_proxy.plan()
+    assert cli("sync", *args).returncode == 0
+    assert _event_count(args) == _event_count(_store_args(URL, tmp_path / "fresh")) == 145
+
+
 # -- a server that trickles -------------------------------------------------------------------
 
 
