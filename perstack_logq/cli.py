@@ -286,6 +286,10 @@ def log(
         context=context,
     )
     with ctx.obj.open() as history:
+        # Finding the latest job lists the store: a long listing shows on a terminal.
+        history.database.default_progress = _progress_printer(
+            "json" if as_json else "table", listing_only=True
+        )
         output = build_log(history.database, request, conversations=as_json)
         if output is None:
             print("No data found")
@@ -472,6 +476,9 @@ def info_command(
     from perstack_logq.views.output import cell_text
 
     with common.open() as history:
+        history.database.default_progress = _progress_printer(
+            "json" if as_json else "table", listing_only=True
+        )
         info = store_info(history.database)
     info["prices"] = price_data_label()
     if as_json:
@@ -634,13 +641,13 @@ def sync_command(
     )
 
 
-def _progress_printer(output_format: str) -> Any:
+def _progress_printer(output_format: str, *, listing_only: bool = False) -> Any:
     """A progress line on stderr for long syncs, only on a terminal and never around JSON."""
     if output_format != "table" or not sys.stderr.isatty():
         return None
     from perstack_logq.views.progress import ProgressLine
 
-    return ProgressLine(unescaped(sys.stderr))
+    return ProgressLine(unescaped(sys.stderr), listing_only=listing_only)
 
 
 @log_app.command("demo")
@@ -1182,9 +1189,11 @@ def _run(args: list[str], debug: bool) -> int:
         _report(error.format_message(), debug)
         return UsageError.exit_code
     except LogqError as error:
+        _end_progress_line()
         _report(str(error), debug)
         return error.exit_code
     except KeyboardInterrupt:
+        _end_progress_line()
         print("Interrupted", file=sys.stderr)
         return 130
     except (ReaderGone, BrokenPipeError):
@@ -1198,6 +1207,13 @@ def _run(args: list[str], debug: bool) -> int:
             print("Interrupted", file=sys.stderr)
         return returned
     return 0
+
+
+def _end_progress_line() -> None:
+    """A progress line left open on the terminal ends before the message that follows it."""
+    progress = sys.modules.get("perstack_logq.views.progress")
+    if progress is not None:
+        progress.end_open_line()
 
 
 def _flushed(code: int) -> int:

@@ -22,6 +22,13 @@ def ensure_sample_store(directory: Path, *, jobs: int, seed: int) -> bool:
             f"{directory} already holds a store that perstack-logq did not generate; "
             "choose another --directory (the demo never writes into a real store)"
         )
-    generate_store(DirectoryWriter(directory), jobs=jobs, seed=seed)
-    marker.write_text(f"jobs={jobs} seed={seed}\n", encoding="utf-8")
+    try:
+        generate_store(DirectoryWriter(directory), jobs=jobs, seed=seed)
+        marker.write_text(f"jobs={jobs} seed={seed}\n", encoding="utf-8")
+    except OSError as exc:  # a directory that cannot be made or written (/proc/x, a file, ...)
+        reason = exc.strerror or type(exc).__name__
+        where = exc.filename if exc.filename else directory
+        raise UsageError(
+            f"Cannot write the sample store to {directory} (--directory): {reason}: {where}"
+        ) from None
     return True

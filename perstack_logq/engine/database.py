@@ -51,6 +51,7 @@ _DIRS_SCHEMA = pa.schema(
     ]
 )
 _LISTING_BATCH = 50_000
+_LISTING_PROGRESS_EVERY = 1_000  # keys: one S3 page
 _SETTLED_AFTER_NS = 2_000_000_000
 # One batch (read, decoded, committed in one transaction) holds at most this much JSON or this
 # many objects: memory depends on these, never on the size of the store.
@@ -73,6 +74,9 @@ class SyncProgress:
     objects_total: int = 0
     objects_done: int = 0
     bytes_done: int = 0
+    # While the store is listed: its location and the keys listed so far (None once listed).
+    listing: str | None = None
+    listed: int = 0
 
 
 @dataclass
@@ -167,6 +171,9 @@ class Database:
     no effect on a filesystem store.
     """
 
+    # Progress of the syncs that name none (the views' own): set by the CLI on a terminal.
+    default_progress: ProgressCallback | None = None
+
     def __init__(
         self,
         storage: Storage,
@@ -245,11 +252,13 @@ class Database:
         for a store whose files were changed in place by something else than the runtime.
         """
         report = SyncReport()
+        progress = progress or self.default_progress
         kind_names = None if kinds is None else sorted(k.value for k in kinds)
         con = self.connection
+        state = SyncProgress(listing=self.storage.get_storage_info().location)
         if job_ids is None:
             listing, recheck = self._full_listing(rescan=rescan)
-            listed = self._load_listing(listing, recheck)
+            listed = self._load_listing(listing, recheck, progress, state)
             if listed is None:
                 report.listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
                 return report
@@ -258,7 +267,7 @@ class Database:
             con.execute(sql_file("sync", "06_replace_listing").text)
         else:
             scope = (info for job_id in job_ids for info in self.storage.list_job_objects(job_id))
-            listed = self._load_listing(scope, {})
+            listed = self._load_listing(scope, {}, progress, state)
         report.listed = listed
         con.execute("DROP TABLE _sync_dirs")
         params = {"kinds": kind_names, "job_ids": None if job_ids is None else list(job_ids)}
@@ -273,7 +282,7 @@ class Database:
         total, pending_bytes = con.execute(
             "SELECT count(*), coalesce(sum(size), 0) FROM _sync_pending"
         ).fetchone()
-        state = SyncProgress(objects_total=total)
+        state.objects_total = total
         state.objects_done = self._skip_unknown_layout()
         if progress:
             progress(state)
@@ -335,7 +344,11 @@ class Database:
             reader.close()
 
     def _load_listing(
-        self, listing: Iterator[ObjectInfo | DirectoryState], recheck: Mapping[str, tuple]
+        self,
+        listing: Iterator[ObjectInfo | DirectoryState],
+        recheck: Mapping[str, tuple],
+        progress: ProgressCallback | None = None,
+        state: SyncProgress | None = None,
     ) -> int | None:
         """Load a listing into ``_sync_listing``; the number of objects it holds.
 
@@ -361,6 +374,7 @@ class Database:
         trusted = changed = False
         rows: list[tuple[str, str, str, int, str, int | None]] = []
         directories: list[tuple[str, int, bool, bool]] = []
+        state = state or SyncProgress()
         for item in listing:
             if type(item) is DirectoryState:
                 key, mtime, unchanged = item
@@ -371,6 +385,9 @@ class Database:
                     self._append("_sync_dirs", _DIRS_SCHEMA, directories)
                     directories = []
                 continue
+            state.listed += 1
+            if progress and not state.listed % _LISTING_PROGRESS_EVERY:
+                progress(state)
             parsed = parse_key(item.key)
             if parsed is None:
                 continue
@@ -382,6 +399,9 @@ class Database:
             if len(rows) >= _LISTING_BATCH:
                 count += self._append("_sync_listing", _LISTING_SCHEMA, rows)
                 rows = []
+        state.listing = None  # listed: the display ends its listing line
+        if progress:
+            progress(state)
         unchanged_store = trusted and not changed and count + len(rows) == len(recheck)
         if unchanged_store and self._holds_last_listing():
             # Nothing loaded, not even into Arrow: a fresh cache answers at once (and pyarrow

@@ -117,6 +117,7 @@ class DirectReader:
         chunks = iter(lambda: list(islice(key_iter, self.chunk)), [])
         window = 2 * self.concurrency
         pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="perstack-logq-httpfs")
+        interrupted = False
         try:
             pending = [pool.submit(self._read_chunk, chunk) for chunk in islice(chunks, window)]
             while pending:
@@ -125,9 +126,13 @@ class DirectReader:
                 pending.extend(pool.submit(self._read_chunk, c) for c in islice(chunks, len(done)))
                 for future in done:
                     yield from future.result()
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
         finally:
-            # Reached early when the caller stops: drop what has not started.
-            pool.shutdown(wait=True, cancel_futures=True)
+            # Reached early when the caller stops: drop what has not started. Ctrl-C does not
+            # wait for the reads under way either.
+            pool.shutdown(wait=not interrupted, cancel_futures=True)
 
     def _read_chunk(self, chunk: list[str]) -> list[tuple[str, bytes | ReadFailure]]:
         urls = {self.storage.url_for(key): key for key in chunk}

@@ -16,6 +16,12 @@ StorageError or ReadFailure, after the same number of requests): a second look b
 double every retry. Only a GET obstore could not send at all (no connection, TLS, credentials)
 is done again by boto3. obstore is opt-in: ``PERSTACK_LOGQ_S3_CLIENT=obstore`` turns it on.
 
+Every request has a whole-request deadline (storage/deadline.py; 120 s, or
+PERSTACK_LOGQ_S3_REQUEST_DEADLINE): read timeouts only bound the gaps between bytes, so a
+server that trickles its answer would otherwise hold a command for ever. A request cut by it
+is retried like a lost connection; when the last attempt was cut too, the error says so and
+names the key (or the prefix being listed).
+
 Errors: a failure that concerns the whole store (no bucket, bad credentials, unreachable
 endpoint) raises a one-line StorageError naming the location and what to do. A failure that
 concerns one object (vanished, denied for that key) becomes a ReadFailure from read_objects,
@@ -36,11 +42,18 @@ from urllib.parse import urlsplit
 
 import boto3
 import botocore.exceptions as boto_errors
+from botocore.awsrequest import (
+    AWSHTTPConnection,
+    AWSHTTPConnectionPool,
+    AWSHTTPSConnection,
+    AWSHTTPSConnectionPool,
+)
 from botocore.config import Config
 
 from perstack_logq import __version__
 from perstack_logq.config import R2Config, S3Config, check_endpoint, check_region
 from perstack_logq.errors import ConfigError, StorageError
+from perstack_logq.storage import deadline
 from perstack_logq.storage.base import (
     ObjectInfo,
     ReadFailure,
@@ -91,6 +104,39 @@ _S3_XML_MESSAGE = re.compile(r"<Message>([^<]*)</Message>")
 _REDIRECT_CODES = {"PermanentRedirect", "TemporaryRedirect", "AuthorizationHeaderMalformed"}
 
 
+# Connections of our boto3 clients tell the deadline watchdog when they send a request.
+class _WatchedHTTPConnection(AWSHTTPConnection):
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        deadline.enlist(self)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnection(AWSHTTPSConnection):
+    def request(self, *args: Any, **kwargs: Any) -> Any:
+        deadline.enlist(self)
+        return super().request(*args, **kwargs)
+
+
+class _WatchedHTTPConnectionPool(AWSHTTPConnectionPool):
+    ConnectionCls = _WatchedHTTPConnection
+
+
+class _WatchedHTTPSConnectionPool(AWSHTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+def _watch_connections(client: Any) -> None:
+    """Make ``client``'s connections report their requests to the deadline watchdog.
+
+    botocore has no public hook for its connection classes: its URLLib3Session keeps the pool
+    classes in one dict shared by its pool managers (botocore 1.34 to 1.44 at least). Should
+    that change, this raises at once (tests/reliability/test_interrupts.py proves the deadline
+    through a trickling server) rather than leave the deadline silently unenforced."""
+    classes = client._endpoint.http_session._pool_classes_by_scheme
+    classes["http"] = _WatchedHTTPConnectionPool
+    classes["https"] = _WatchedHTTPSConnectionPool
+
+
 class SecretSettings(dict[str, Any]):
     """A dict that holds credentials and refuses to show them if printed or logged by mistake."""
 
@@ -123,6 +169,7 @@ class ObjectStoreStorage(Storage):
         connect_timeout: float = 10.0,
         read_timeout: float = 60.0,
         max_attempts: int = 5,
+        request_deadline: float | None = None,
         extra_config: Mapping[str, Any] | None = None,
     ) -> None:
         if concurrency < 1 or max_attempts < 1:
@@ -136,6 +183,10 @@ class ObjectStoreStorage(Storage):
         self.max_attempts = max_attempts
         self._path_style = path_style
         self._timeouts = (connect_timeout, read_timeout)
+        # Seconds one request may take from sending to its last byte (see storage/deadline.py).
+        self.request_deadline = (
+            deadline.deadline_from_environment() if request_deadline is None else request_deadline
+        )
         self._fast_store: Any = None  # obstore's store, made on the first bulk read
         # With neither, the client's region is only a default (us-east-1, AWS_DEFAULT_REGION):
         # botocore follows S3's redirects to the bucket's region, DuckDB httpfs does not.
@@ -162,6 +213,7 @@ class ObjectStoreStorage(Storage):
             # One client for all threads: boto3 clients are thread-safe, sessions are not,
             # so the session is only used here and in httpfs_settings (caller's thread).
             self._client = self._session.client("s3", endpoint_url=endpoint_url, config=config)
+            _watch_connections(self._client)
         except boto_errors.InvalidRegionError as exc:
             region_name = exc.kwargs.get("region_name")
             raise ConfigError(f"{location}: invalid region {region_name!r}") from None
@@ -193,47 +245,58 @@ class ObjectStoreStorage(Storage):
 
     def check(self) -> None:
         """One cheap request, so that a wrong bucket or credentials fail before any work."""
-        try:
-            self._client.list_objects_v2(Bucket=self.bucket, Prefix=self.prefix, MaxKeys=1)
-        except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
-            raise self._storage_error(exc) from exc
+        self._list_page({"Prefix": self.prefix, "MaxKeys": 1})
 
     def list_job_ids(self) -> list[str]:
         jobs_prefix = f"{self.prefix}{JOBS_DIR}/"
         job_ids: list[str] = []
-        try:
-            pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket,
-                Prefix=jobs_prefix,
-                Delimiter="/",
-                PaginationConfig={"PageSize": PAGE_SIZE},
-            )
-            for page in pages:
-                for common in page.get("CommonPrefixes", []):
-                    job_id = common["Prefix"][len(jobs_prefix) :].rstrip("/")
-                    if job_id:  # "jobs//" (a key with an empty segment) is no job
-                        job_ids.append(job_id)
-        except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
-            raise self._storage_error(exc) from exc
+        for page in self._list_pages(jobs_prefix, delimiter="/"):
+            for common in page.get("CommonPrefixes", []):
+                job_id = common["Prefix"][len(jobs_prefix) :].rstrip("/")
+                if job_id:  # "jobs//" (a key with an empty segment) is no job
+                    job_ids.append(job_id)
         return sorted(job_ids)
 
     def list_objects(self, prefix: str = "jobs/") -> Iterator[ObjectInfo]:
         """Objects under ``{store prefix}{prefix}``, 1,000 a page, in S3's key order."""
         strip = len(self.prefix)
-        try:
-            pages = self._client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket,
-                Prefix=f"{self.prefix}{prefix}",
-                PaginationConfig={"PageSize": PAGE_SIZE},
-            )
-            for page in pages:
-                for item in page.get("Contents", []):
-                    key = item["Key"][strip:]
-                    if key.endswith("/"):
-                        continue  # a "folder" marker some tools create: not a file
-                    yield ObjectInfo(key=key, size=item["Size"], version=item["ETag"].strip('"'))
-        except (boto_errors.ClientError, boto_errors.BotoCoreError) as exc:
-            raise self._storage_error(exc) from exc
+        for page in self._list_pages(f"{self.prefix}{prefix}"):
+            for item in page.get("Contents", []):
+                key = item["Key"][strip:]
+                if key.endswith("/"):
+                    continue  # a "folder" marker some tools create: not a file
+                yield ObjectInfo(key=key, size=item["Size"], version=item["ETag"].strip('"'))
+
+    def _list_pages(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+        """ListObjectsV2 pages of ``prefix``, each one request under the request deadline."""
+        request: dict[str, Any] = {"Prefix": prefix, "MaxKeys": PAGE_SIZE}
+        if delimiter:
+            request["Delimiter"] = delimiter
+        while True:
+            page = self._list_page(request)
+            yield page
+            token = page.get("NextContinuationToken")
+            if not page.get("IsTruncated") or not token:
+                return
+            request = {**request, "ContinuationToken": token}
+
+    def _list_page(self, request: Mapping[str, Any]) -> dict[str, Any]:
+        """One page; botocore retries what failed before the answer, this a page whose body
+        the request deadline cut (botocore would hand over the cut XML as a parse error)."""
+        with deadline.watched(self.request_deadline) as watch:
+            while True:
+                sent = watch.requests
+                try:
+                    return dict(self._client.list_objects_v2(Bucket=self.bucket, **request))
+                except Exception as exc:
+                    # Retried only when this call sent a request and the deadline cut it.
+                    if not watch.cut_last or watch.requests == sent:
+                        if isinstance(exc, boto_errors.ClientError | boto_errors.BotoCoreError):
+                            raise self._storage_error(exc) from exc
+                        raise
+                    if watch.requests >= self.max_attempts:
+                        where = f"s3://{self.bucket}/{request['Prefix']}"
+                        raise self._deadline_error("list", where, watch.requests) from None
 
     def read_object(self, key: str) -> bytes:
         body = self._get(key)
@@ -245,11 +308,16 @@ class ObjectStoreStorage(Storage):
         """Concurrent GETs, yielded as they complete, at most ``2 * concurrency`` ahead."""
         read = self._get_fast if self._obstore() is not None else self._get
         executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="perstack-logq-get")
+        interrupted = False
         try:
             yield from read_concurrently(executor, read, keys, 2 * self.concurrency)
+        except KeyboardInterrupt:
+            interrupted = True
+            raise
         finally:
-            # Running GETs end within the timeouts.
-            executor.shutdown(wait=True, cancel_futures=True)
+            # Running GETs end within the request deadline; Ctrl-C does not wait for them (the
+            # CLI then exits at once, see cli.entry_point).
+            executor.shutdown(wait=not interrupted, cancel_futures=True)
 
     def close(self) -> None:
         self._client.close()
@@ -295,7 +363,8 @@ class ObjectStoreStorage(Storage):
         if self._region_is_known:
             return default
         try:
-            response = self._client.head_bucket(Bucket=self.bucket)
+            with deadline.watched(self.request_deadline):
+                response = self._client.head_bucket(Bucket=self.bucket)
         except (boto_errors.ClientError, boto_errors.BotoCoreError):
             return default  # the reads will report what is wrong, with a better message
         headers = response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
@@ -337,7 +406,8 @@ class ObjectStoreStorage(Storage):
                 client_options={
                     "allow_http": endpoint.startswith("http://"),
                     "connect_timeout": f"{round(connect_timeout * 1000)}ms",
-                    "timeout": f"{round(read_timeout * 1000)}ms",
+                    # reqwest's timeout bounds the whole request: the deadline, if shorter.
+                    "timeout": f"{round(min(read_timeout, self.request_deadline) * 1000)}ms",
                     "user_agent": f"perstack-logq/{__version__}",
                 },
                 retry_config={"max_retries": self.max_attempts - 1},
@@ -422,6 +492,15 @@ class ObjectStoreStorage(Storage):
 
     def _get(self, key: str) -> bytes | ReadFailure:
         """One object's body; runs on reader threads. Store-wide failures raise."""
+        with deadline.watched(self.request_deadline) as watch:
+            try:
+                return self._get_watched(key, watch)
+            except (boto_errors.ClientError, boto_errors.BotoCoreError, StorageError):
+                if watch.cut_last:
+                    raise self._deadline_error("read", self.url_for(key), watch.requests) from None
+                raise
+
+    def _get_watched(self, key: str, watch: deadline.RequestWatch) -> bytes | ReadFailure:
         attempt = 1
         while True:
             try:
@@ -438,12 +517,20 @@ class ObjectStoreStorage(Storage):
             except _BODY_ERRORS:
                 # botocore retries the request, not a body cut mid-stream: retry it here.
                 if attempt >= self.max_attempts:
+                    if watch.cut_last:  # the deadline cut the body, not the server
+                        raise self._deadline_error("read", self.url_for(key), attempt) from None
                     return ReadFailure(
                         key, f"connection lost while reading, gave up after {attempt} attempts"
                     )
                 delay = min(_BODY_RETRY_MAX_DELAY, _BODY_RETRY_BASE * 2 ** (attempt - 1))
                 time.sleep(random.random() * delay)
                 attempt += 1
+
+    def _deadline_error(self, action: str, where: str, attempts: int) -> StorageError:
+        return StorageError(
+            f"Cannot {action} {where}: no complete answer within {self.request_deadline:g} s "
+            f"(the request deadline, {deadline.DEADLINE_ENV}), gave up after {attempts} attempts"
+        )
 
     def _read_error(self, key: str, exc: Exception) -> StorageError:
         """One line for a GET that failed for good, once botocore's retries are spent: a

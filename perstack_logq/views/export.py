@@ -55,6 +55,7 @@ import pyarrow.parquet as pq
 from perstack_logq import __version__
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import StorageError, UsageError
+from perstack_logq.views.progress import line_ended, line_opened
 
 if TYPE_CHECKING:
     from perstack_logq.api import History
@@ -179,7 +180,8 @@ class ExportOptions:
 
 @dataclass(frozen=True)
 class ExportProgress:
-    stage: str  # "sync" (objects), "write" (tables), "publish" (files)
+    stage: str  # "list" (keys; total 0 until listed), "sync" (objects), "write" (tables),
+    # "publish" (files)
     done: int
     total: int
 
@@ -821,8 +823,18 @@ def _sync(history: History, shard: Shard, progress: ExportProgressCallback | Non
     database knows but the store no longer has are synced as well, which forgets them.
     """
 
+    listing = [False]  # a listing was reported and not yet ended
+
     def report(state: Any) -> None:
-        if progress:
+        if not progress:
+            return
+        if state.listing is not None:
+            listing[0] = True
+            progress(ExportProgress("list", state.listed, 0))
+        elif listing[0]:
+            listing[0] = False
+            progress(ExportProgress("list", state.listed, state.listed))
+        else:
             progress(ExportProgress("sync", state.objects_done, state.objects_total))
 
     if shard.count == 1:
@@ -899,11 +911,22 @@ class ProgressBar:
         self.stage = ""
 
     def __call__(self, state: ExportProgress) -> None:
+        if state.stage == "list":  # keys listed so far; the total once listed
+            listed = bool(state.total)
+            self.stream.write(f"\rexport listing: {state.done:,} keys" + ("\n" if listed else "…"))
+            self.stage = "" if listed else "list"
+            if listed:
+                line_ended()
+            else:
+                line_opened(self.stream)
+            self.stream.flush()
+            return
         if not state.total:
             return
         if self.stage and state.stage != self.stage:
             self.stream.write("\n")
         self.stage = state.stage
+        line_opened(self.stream)
         bar = "#" * int(state.done / state.total * 30)
         self.stream.write(
             f"\rexport [{bar:<30}] {state.stage} {state.done:,}/{state.total:,} "
@@ -912,4 +935,5 @@ class ProgressBar:
         if state.stage == "publish" and state.done >= state.total:
             self.stream.write("\n")
             self.stage = ""
+            line_ended()
         self.stream.flush()

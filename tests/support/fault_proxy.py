@@ -24,7 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
-FaultKind = Literal["error", "timeout", "reset", "truncate"]
+FaultKind = Literal["error", "timeout", "reset", "truncate", "trickle"]
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy-connection"})
 _UPSTREAM_TIMEOUT = 30.0
 MAX_CONNECTIONS = 64  # open client connections at once; more wait for a free slot
@@ -38,6 +38,9 @@ class Fault:
     - ``timeout``: accept the request, answer nothing for ``delay`` seconds, then close;
     - ``reset``: close the connection with a TCP reset, before any response;
     - ``truncate``: forward, then send the full headers but only half of the body and close.
+    - ``trickle``: forward, then send the whole answer one byte each ``delay`` seconds (from
+      the status line on; with ``body_only``, the headers at once and the body a byte at a
+      time): every gap is far below a read timeout, yet the answer never ends in time.
 
     A request matches when its method is ``method`` (any if None) and its path and query
     contain ``path_contains``.
@@ -51,6 +54,7 @@ class Fault:
     method: str | None = None
     path_contains: str = ""
     delay: float = 5.0
+    body_only: bool = False
 
     def matches(self, method: str, path: str) -> bool:
         return (self.method is None or self.method == method) and self.path_contains in path
@@ -168,7 +172,10 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
                 return
             status, headers, payload = self._forward(body)
             proxy.record(self.command, self.path, status, fault)
-            if fault is not None:  # truncate
+            if fault is not None and fault.kind == "trickle":
+                self._trickle(fault, status, headers, payload)
+                self.close_connection = True
+            elif fault is not None:  # truncate
                 self._send(status, headers, payload[: len(payload) // 2], length=len(payload))
                 self.close_connection = True
             else:
@@ -214,6 +221,29 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
             if self.command != "HEAD":
                 self.wfile.write(body)
             self.wfile.flush()
+
+        def _trickle(
+            self, fault: Fault, status: int, headers: dict[str, str], payload: bytes
+        ) -> None:
+            head = [f"HTTP/1.1 {status} {self.responses.get(status, ('',))[0]}"]
+            head += [f"{name}: {value}" for name, value in headers.items()]
+            if "content-length" not in {name.lower() for name in headers}:
+                head.append(f"Content-Length: {len(payload)}")
+            head += ["", ""]
+            raw = "\r\n".join(head).encode("latin-1")
+            if fault.body_only:
+                self.wfile.write(raw)
+                self.wfile.flush()
+                raw = b""
+            raw += payload if self.command != "HEAD" else b""
+            try:
+                for index in range(len(raw)):
+                    if proxy.stopping.wait(fault.delay):
+                        return
+                    self.wfile.write(raw[index : index + 1])
+                    self.wfile.flush()
+            except OSError:
+                return  # the client gave up (its deadline): what the fault is for
 
         do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = _relay
 
