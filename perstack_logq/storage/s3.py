@@ -31,6 +31,7 @@ so one bad object does not hide the others.
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import random
 import re
@@ -62,6 +63,8 @@ from perstack_logq.storage.base import (
     read_concurrently,
 )
 from perstack_logq.storage.layout import JOBS_DIR
+
+logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 1000  # ListObjectsV2's maximum page
 DEFAULT_CONCURRENCY = 32
@@ -129,10 +132,18 @@ def _watch_connections(client: Any) -> None:
     """Make ``client``'s connections report their requests to the deadline watchdog.
 
     botocore has no public hook for its connection classes: its URLLib3Session keeps the pool
-    classes in one dict shared by its pool managers (botocore 1.34 to 1.44 at least). Should
-    that change, this raises at once (tests/reliability/test_interrupts.py proves the deadline
-    through a trickling server) rather than leave the deadline silently unenforced."""
-    classes = client._endpoint.http_session._pool_classes_by_scheme
+    classes in one dict shared by its pool managers (botocore 1.34 to 1.44 at least; the
+    suite proves the deadline through a trickling server, tests/reliability/test_interrupts.py).
+    Should a later botocore move it, the store still works, without the deadline, and says so
+    once rather than fail every command."""
+    try:
+        classes = client._endpoint.http_session._pool_classes_by_scheme
+    except AttributeError:
+        logger.warning(
+            "this botocore version hides its connection pools: S3 requests run without the "
+            "whole-request deadline (PERSTACK_LOGQ_S3_REQUEST_DEADLINE)"
+        )
+        return
     classes["http"] = _WatchedHTTPConnectionPool
     classes["https"] = _WatchedHTTPSConnectionPool
 
