@@ -50,6 +50,7 @@ DROP_CACHES = "/proc/sys/vm/drop_caches"
 UPSTREAM_ENV = "PERSTACK_UPSTREAM_CLI"
 QUERY = "SELECT type, count(*) AS n, sum(size_bytes) AS bytes FROM events GROUP BY ALL"
 MESSAGES_QUERY = "select count(*) from messages"
+SEARCH_WORDS = "timeout error"
 SLOW_COMMAND = 10.0  # seconds: a command this slow is timed once, not ``repeats`` times
 FULL_BUDGET_MINUTES = 33.0  # the whole --full run, store generation included
 
@@ -564,6 +565,56 @@ def figure_long_store(
         )
     else:
         report.add(failed_row(figure, goal, export))
+
+
+def figure_search(
+    report: Report, root: Path, cache_dir: Path, cold: Measured, sizes: Sizes
+) -> None:
+    """12. Issue 14: the first search of the long-session store (it builds the index) against
+    the cold sync, and a search once the index is built."""
+    megabytes = store_bytes(root) / 1e6
+    where = f"long-session store ({megabytes:,.0f} MB)"
+    command = perstack(
+        "log",
+        "search",
+        SEARCH_WORDS,
+        "--limit",
+        "5",
+        "--storage",
+        str(root),
+        "--cache-dir",
+        str(cache_dir),
+    )
+    first = measure(command, timeout=sizes.timeout)
+    figure = f"12. first `perstack log search` (builds the index) vs cold sync, {where}"
+    if not first.ok or not cold.ok:
+        report.add(failed_row(figure, "reference", first, cold))
+        return
+    report.add(
+        ratio_row(
+            figure,
+            f"{first.seconds:.1f} s, peak {first.peak_rss_mb:,.0f} MB",
+            f"{cold.seconds:.1f} s",
+            first.seconds / cold.seconds,
+            "reference; <= 1.5 GB",
+            lambda _: first.peak_rss_mb <= 1536,
+        )
+    )
+    warm = timed(command, sizes.repeats, sizes.timeout)
+    figure = f"12. a search once the index is built (`{SEARCH_WORDS}`), {where}"
+    if not warm.ok:
+        report.add(failed_row(figure, "reference", warm))
+        return
+    report.add(
+        Row(
+            figure,
+            f"{warm.seconds:.2f} s",
+            f"peak {warm.peak_rss_mb:,.0f} MB",
+            "-",
+            "reference",
+            None,
+        )
+    )
 
 
 def query_command(root: Path, cache_dir: Path) -> list[str]:
@@ -1310,6 +1361,7 @@ def main() -> None:
         or no_result
     )
     guarded(report, "5", figure_long_store, long, long_cache, cold_long, work, sizes)
+    guarded(report, "12", figure_search, long, long_cache, cold_long, sizes)
     if args.upstream is not None and (args.upstream / "cli.mjs").is_file():
         long_store = [("long-session store", long, long_cache)]
         guarded(report, "8", figure_original, long_store, args.upstream, sizes)

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-FIGURES = ("1.", "2.", "3.", "4.", "5.", "6.", "7.", "8.", "9.", "10.")
+FIGURES = ("1.", "2.", "3.", "4.", "5.", "6.", "7.", "8.", "9.", "10.", "11.", "12.")
 
 
 def test_smoke_benchmark_writes_every_figure(tmp_path: Path) -> None:

@@ -117,14 +117,18 @@ def strip_conversation(
     """Replace a holder's ``messages`` by a marker; the rows of the messages it holds first
     (a message ``known`` from an earlier holder is not built again: each copy costs).
 
-    None (the holder left whole) when the conversation cannot be keyed: no run id, or a
-    message without a string id.
+    None (the holder left whole) when the conversation cannot be keyed (no run id, a message
+    without a string id) or written again (nested deeper than orjson writes).
     """
     messages = holder.get("messages")
     run_id = holder.get("runId")
     if not isinstance(messages, list) or not isinstance(run_id, str):
         return None
     if not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in messages):
+        return None
+    try:
+        conversation = orjson.dumps(messages)
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes: the holder stays whole
         return None
     checkpoint_id = holder.get("id") if is_checkpoint else None
     checkpoint_id = checkpoint_id if isinstance(checkpoint_id, str) else None
@@ -157,7 +161,7 @@ def strip_conversation(
     holder["messages"] = {
         MARKER: "messages",
         "ids": [message["id"] for message in messages],
-        "digest": digest(orjson.dumps(messages)),
+        "digest": digest(conversation),
     }
     return rows
 

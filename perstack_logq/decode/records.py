@@ -285,7 +285,14 @@ class StoreDecoder:
                     for row in rows:
                         pending[(job_id, row.message_id)] = row
                     stripped = True
-        return orjson.dumps(record) if stripped else text
+        if not stripped:
+            return text
+        try:
+            return orjson.dumps(record)
+        except orjson.JSONEncodeError:
+            # Nested deeper than orjson writes (it reads deeper): the record is kept as read,
+            # its messages inline (and in `messages` too).
+            return text
 
     def _checkpoint(
         self, parsed: ParsedKey, key: str, record: JsonObject, text: bytes, size: int

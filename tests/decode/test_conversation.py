@@ -1,0 +1,81 @@
+"""Each message once: records keep the ids they held, and are put back byte for byte."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from perstack_logq.decode.conversation import (
+    MARKER,
+    MessageRow,
+    rebuild_messages,
+    strip_conversation,
+)
+
+
+def _message(message_id: str, text: str) -> dict[str, Any]:
+    return {
+        "id": message_id,
+        "type": "userMessage",
+        "contents": [{"type": "textPart", "text": text}],
+    }
+
+
+def _checkpoint(step: int, messages: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": f"c{step}", "runId": "r1", "stepNumber": step, "messages": messages}
+
+
+def _strip(holder: dict[str, Any], known: dict[str, MessageRow]) -> list[MessageRow] | None:
+    rows = strip_conversation(
+        holder, is_checkpoint=True, job_id="j", source_key=f"k{holder['id']}", known=known.get
+    )
+    for row in rows or []:
+        known[row.message_id] = row
+    return rows
+
+
+def test_a_conversation_is_stored_once_and_put_back_as_it_was() -> None:
+    first = [_message("m1", "hello"), _message("m2", "world")]
+    later = [*first, _message("m3", "again")]
+    known: dict[str, MessageRow] = {}
+    one, two = _checkpoint(1, [dict(m) for m in first]), _checkpoint(2, [dict(m) for m in later])
+    original = orjson.dumps(two)
+    assert [r.message_id for r in _strip(one, known) or []] == ["m1", "m2"]
+    # Only the message the later checkpoint holds first becomes a row.
+    assert [(r.message_id, r.position, r.step_number) for r in _strip(two, known) or []] == [
+        ("m3", 2, 2)
+    ]
+    assert two["messages"][MARKER] == "messages" and two["messages"]["ids"] == ["m1", "m2", "m3"]
+    stored = {row.message_id: row.message for row in known.values()}
+    restored = orjson.loads(orjson.dumps(two))
+    assert rebuild_messages(restored, is_event=False, stored=stored.get)
+    assert orjson.dumps(restored) == original
+
+
+def test_another_key_order_or_a_missing_message_is_not_put_back() -> None:
+    known: dict[str, MessageRow] = {}
+    _strip(_checkpoint(1, [_message("m1", "hello")]), known)
+    # The same message written with its keys in another order (as a resumed run writes it).
+    reordered = {
+        "type": "userMessage",
+        "id": "m1",
+        "contents": [{"text": "hello", "type": "textPart"}],
+    }
+    later = _checkpoint(2, [reordered])
+    _strip(later, known)
+    stored = {row.message_id: row.message for row in known.values()}
+    assert not rebuild_messages(later, is_event=False, stored=stored.get)
+    gone = _checkpoint(3, [_message("m9", "x")])
+    _strip(gone, {})
+    assert not rebuild_messages(gone, is_event=False, stored=stored.get)
+
+
+def test_conversations_that_cannot_be_keyed_or_written_stay_whole() -> None:
+    no_ids = _checkpoint(1, [{"type": "userMessage", "contents": []}])
+    assert _strip(no_ids, {}) is None and isinstance(no_ids["messages"], list)
+    deep: Any = "bottom"
+    for _ in range(300):  # orjson reads 1,024 levels but writes only 254
+        deep = [deep]
+    nested = _checkpoint(1, [{"id": "m1", "type": "userMessage", "contents": deep}])
+    assert _strip(nested, {}) is None and isinstance(nested["messages"], list)
