@@ -1033,7 +1033,12 @@ def figure_original(
         report.notes.append(
             "Figure 8, output byte-identical to the original's (cached run): "
             + "; ".join(identical)
-            + "."
+            + ". Not identical by design (README, deviations): our `Storage:` line names the "
+            "backend and `--json` adds `storage`; a job without job.json starts at its first "
+            "event, not at its directory's mtime, so the latest job can differ; and events are "
+            "found by listing runs/, so a continued run's events, which the original drops, "
+            "are shown (on the long-session store, 688 events of the first job against the "
+            "original's 176). The recorded outputs of tests/fixtures are matched byte for byte."
         )
 
 
