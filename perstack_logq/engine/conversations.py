@@ -38,10 +38,16 @@ class ConversationRestorer:
             return record
         return self._read_again(source_key)
 
-    def _stored(self, message_id: str) -> bytes | None:
+    def load(self) -> None:
+        """Read the job's messages now: a restore inside a query (``--filter`` runs as a
+        function of the query) cannot query the connection that is running it."""
         if self._messages is None:
             rows = self._database.sql(_JOB_MESSAGES, params={"job_id": self._job_id}).fetchall()
             self._messages = {message_id: message.encode() for message_id, message in rows}
+
+    def _stored(self, message_id: str) -> bytes | None:
+        self.load()
+        assert self._messages is not None
         return self._messages.get(message_id)
 
     def _read_again(self, key: str) -> Any:

@@ -261,6 +261,7 @@ def _events(
         if "messages" in condition.field:
             # A path into a conversation: the event as stored, its messages put back.
             filter_restorer = restorer or ConversationRestorer(database, job_id)
+            filter_restorer.load()
 
             def matches(record: str, key: str) -> bool:
                 return condition.matches(filter_restorer.restore(record, key, is_event=True))

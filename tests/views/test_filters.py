@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from typing import Any
 
 import duckdb
+import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from support import FIXTURE_STORE
+from support.cli import run_cli
 from views.test_render import step_matches  # the original's matchesStepFilter
 
 from perstack_logq.errors import UsageError
@@ -540,3 +543,20 @@ def test_summarize_step_range_like_math_min() -> None:
     assert summarize([{"stepNumber": None}, {"stepNumber": 3}]).step_range == (0, 3)
     assert summarize([{"stepNumber": "7"}, {"stepNumber": True}]).step_range == (1, 7)
     assert summarize([{"stepNumber": 1.5}]).step_range == (1.5, 1.5)
+
+
+def test_a_filter_into_a_conversation_sees_the_messages_as_stored() -> None:
+    """The cache keeps each message once (records hold their ids): a --filter on a path into
+    `messages` still sees them, in a real process (its function runs inside the query)."""
+    job = "anaew4v18s62aanmx116dgi2"  # a delegation: tool messages in its conversations
+    text = '.checkpoint.messages[].type == "toolMessage"'
+    condition = parse_filter_expression(text)
+    store = ["--storage", str(FIXTURE_STORE), "--no-cache"]
+    everything = run_cli("log", "--job", job, "--json", "--take", "0", *store, check=True)
+    expected = [e for e in orjson.loads(everything.stdout)["events"] if condition.matches(e)]
+    assert expected
+    filtered = run_cli(
+        "log", "--job", job, "--json", "--take", "0", "--filter", text, *store, check=True
+    )
+    events = orjson.loads(filtered.stdout)["events"]
+    assert events == expected and len(events) < len(orjson.loads(everything.stdout)["events"])
