@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, wait
 from itertools import islice
 from pathlib import Path
 
 import duckdb
 
 from perstack_logq.errors import StorageError
-from perstack_logq.storage.base import ReadFailure
+from perstack_logq.storage.base import ReadFailure, reader_threads
 from perstack_logq.storage.s3 import ObjectStoreStorage
 
 DUCKDB_VERSION = "v1.5.5"
@@ -116,9 +116,7 @@ class DirectReader:
         key_iter = iter(keys)
         chunks = iter(lambda: list(islice(key_iter, self.chunk)), [])
         window = 2 * self.concurrency
-        pool = ThreadPoolExecutor(self.concurrency, thread_name_prefix="perstack-logq-httpfs")
-        interrupted = False
-        try:
+        with reader_threads(self.concurrency, "perstack-logq-httpfs") as pool:
             pending = [pool.submit(self._read_chunk, chunk) for chunk in islice(chunks, window)]
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
@@ -126,13 +124,6 @@ class DirectReader:
                 pending.extend(pool.submit(self._read_chunk, c) for c in islice(chunks, len(done)))
                 for future in done:
                     yield from future.result()
-        except KeyboardInterrupt:
-            interrupted = True
-            raise
-        finally:
-            # Reached early when the caller stops: drop what has not started. Ctrl-C does not
-            # wait for the reads under way either.
-            pool.shutdown(wait=not interrupted, cancel_futures=True)
 
     def _read_chunk(self, chunk: list[str]) -> list[tuple[str, bytes | ReadFailure]]:
         urls = {self.storage.url_for(key): key for key in chunk}

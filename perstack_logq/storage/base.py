@@ -12,6 +12,7 @@ import queue
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import islice
 from typing import NamedTuple
@@ -53,6 +54,22 @@ class ReadFailure:
 
     key: str
     reason: str
+
+
+@contextmanager
+def reader_threads(count: int, name: str) -> Iterator[ThreadPoolExecutor]:
+    """Threads for remote reads. On the way out, reads not started are dropped and those under
+    way are waited for (they end within the timeouts), except after Ctrl-C: the command then
+    exits at once, without waiting for a read stuck on a silent server."""
+    executor = ThreadPoolExecutor(count, thread_name_prefix=name)
+    interrupted = False
+    try:
+        yield executor
+    except KeyboardInterrupt:
+        interrupted = True
+        raise
+    finally:
+        executor.shutdown(wait=not interrupted, cancel_futures=True)
 
 
 def read_concurrently(

@@ -37,7 +37,6 @@ import random
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
@@ -61,6 +60,7 @@ from perstack_logq.storage.base import (
     Storage,
     StorageInfo,
     read_concurrently,
+    reader_threads,
 )
 from perstack_logq.storage.layout import JOBS_DIR
 
@@ -318,17 +318,9 @@ class ObjectStoreStorage(Storage):
     def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
         """Concurrent GETs, yielded as they complete, at most ``2 * concurrency`` ahead."""
         read = self._get_fast if self._obstore() is not None else self._get
-        executor = ThreadPoolExecutor(self.concurrency, thread_name_prefix="perstack-logq-get")
-        interrupted = False
-        try:
+        # Running GETs end within the request deadline; Ctrl-C does not wait for them.
+        with reader_threads(self.concurrency, "perstack-logq-get") as executor:
             yield from read_concurrently(executor, read, keys, 2 * self.concurrency)
-        except KeyboardInterrupt:
-            interrupted = True
-            raise
-        finally:
-            # Running GETs end within the request deadline; Ctrl-C does not wait for them (the
-            # CLI then exits at once, see cli.entry_point).
-            executor.shutdown(wait=not interrupted, cancel_futures=True)
 
     def close(self) -> None:
         self._client.close()
