@@ -225,9 +225,8 @@ def _filter_sql(request: LogRequest) -> tuple[str, dict[str, Any]]:
             clauses.append(f"list_contains(${name}, type)")
             params[name] = sorted(types)
     if request.filter is not None:
-        # A path into a conversation needs the event's file, to put its messages back.
-        needs_key = "messages" in request.filter.field
-        clauses.append(f"{_FILTER_FUNCTION}(record{', source_key' if needs_key else ''})")
+        # With the event's file: a path into a conversation needs it to put the messages back.
+        clauses.append(f"{_FILTER_FUNCTION}(record, source_key)")
     return (" AND ".join(f"({clause})" for clause in clauses) or "TRUE"), params
 
 
@@ -257,21 +256,22 @@ def _events(
         # --filter keeps the original's JavaScript semantics exactly, so it runs as a Python
         # function inside the query rather than as a translation into SQL JSON paths.
         condition = request.filter
-        matches: Callable[..., bool] = condition.matches_json
+        matches: Callable[[str, str], bool]
         if "messages" in condition.field:
-            # A path into a conversation: the event as stored, its messages put back.
+            # A path into a conversation (only a "messages" key reaches one): the event as
+            # stored, its messages put back.
             filter_restorer = restorer or ConversationRestorer(database, job_id)
             filter_restorer.load()
 
             def matches(record: str, key: str) -> bool:
                 return condition.matches(filter_restorer.restore(record, key, is_event=True))
 
-        connection.create_function(
-            _FILTER_FUNCTION,
-            matches,
-            ["VARCHAR", "VARCHAR"] if "messages" in condition.field else ["VARCHAR"],
-            "BOOLEAN",
-        )
+        else:
+
+            def matches(record: str, key: str) -> bool:
+                return condition.matches_json(record)
+
+        connection.create_function(_FILTER_FUNCTION, matches, ["VARCHAR", "VARCHAR"], "BOOLEAN")
     try:
         rows = connection.execute(query, params).fetchall()
     finally:
