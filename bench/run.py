@@ -50,6 +50,7 @@ DROP_CACHES = "/proc/sys/vm/drop_caches"
 UPSTREAM_ENV = "PERSTACK_UPSTREAM_CLI"
 QUERY = "SELECT type, count(*) AS n, sum(size_bytes) AS bytes FROM events GROUP BY ALL"
 MESSAGES_QUERY = "select count(*) from messages"
+MEMORY_GOAL_MB = 1536  # issue 11: peak RSS of any command on the long-session store
 SEARCH_WORDS = "timeout error"
 SLOW_COMMAND = 10.0  # seconds: a command this slow is timed once, not ``repeats`` times
 FULL_BUDGET_MINUTES = 33.0  # the whole --full run, store generation included
@@ -507,7 +508,7 @@ def figure_long_store(
                 f"{cold.seconds:.0f} s",
                 "-",
                 goal,
-                cold.peak_rss_mb <= 1536,
+                cold.peak_rss_mb <= MEMORY_GOAL_MB,
             )
         )
         cache = tree_bytes(cache_dir)
@@ -539,7 +540,7 @@ def figure_long_store(
                 f"{count.seconds:.1f} s, {answer} messages",
                 "-",
                 goal,
-                count.peak_rss_mb <= 1536,
+                count.peak_rss_mb <= MEMORY_GOAL_MB,
             )
         )
     else:
@@ -560,7 +561,7 @@ def figure_long_store(
                 f"{export.seconds:.0f} s, {written / 1e6:,.1f} MB of Parquet",
                 "-",
                 goal,
-                export.peak_rss_mb <= 1536,
+                export.peak_rss_mb <= MEMORY_GOAL_MB,
             )
         )
     else:
@@ -597,7 +598,7 @@ def figure_search(
             f"{cold.seconds:.1f} s",
             first.seconds / cold.seconds,
             "reference; <= 1.5 GB",
-            lambda _: first.peak_rss_mb <= 1536,
+            lambda _: first.peak_rss_mb <= MEMORY_GOAL_MB,
         )
     )
     warm = timed(command, sizes.repeats, sizes.timeout)

@@ -347,8 +347,8 @@ class Database:
         self,
         listing: Iterator[ObjectInfo | DirectoryState],
         recheck: Mapping[str, tuple],
-        progress: ProgressCallback | None = None,
-        state: SyncProgress | None = None,
+        progress: ProgressCallback | None,
+        state: SyncProgress,
     ) -> int | None:
         """Load a listing into ``_sync_listing``; the number of objects it holds.
 
@@ -374,7 +374,6 @@ class Database:
         trusted = changed = False
         rows: list[tuple[str, str, str, int, str, int | None]] = []
         directories: list[tuple[str, int, bool, bool]] = []
-        state = state or SyncProgress()
         for item in listing:
             if type(item) is DirectoryState:
                 key, mtime, unchanged = item
