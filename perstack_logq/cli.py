@@ -13,6 +13,7 @@ import importlib.abc
 import inspect
 import logging
 import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -1267,6 +1268,15 @@ class _PandasHidden(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {name!r}", name=name)
 
 
+def _interrupt(signum: int, frame: Any) -> None:
+    """Ctrl-C: say so to the remote readers (they then stop without waiting for their reads,
+    wherever the interrupt surfaces), then what Python does, KeyboardInterrupt."""
+    readers = sys.modules.get("perstack_logq.storage.base")
+    if readers is not None:
+        readers.INTERRUPTED.set()
+    signal.default_int_handler(signum, frame)
+
+
 def entry_point() -> None:
     # When pandas is installed (Jupyter environments, dask), pyarrow imports it on its first
     # conversion of a Python list and DuckDB on its first bound parameter, only to ask whether
@@ -1284,6 +1294,7 @@ def entry_point() -> None:
     if gc.isenabled():
         gc.disable()
         _startup_gc_pause = True
+    signal.signal(signal.SIGINT, _interrupt)
     code = main()
     if code == 130:
         # Interrupted: leave now. A normal exit would wait for the threads still at work

@@ -9,6 +9,7 @@ perstack_logq never changes a user's store.
 from __future__ import annotations
 
 import queue
+import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -56,6 +57,12 @@ class ReadFailure:
     reason: str
 
 
+# Set by the CLI's Ctrl-C handler. The interrupt surfaces wherever the main thread is (often
+# decoding or committing, not waiting on a read), and the readers' generators are then closed
+# without seeing it: this tells them not to wait either.
+INTERRUPTED = threading.Event()
+
+
 @contextmanager
 def reader_threads(count: int, name: str) -> Iterator[ThreadPoolExecutor]:
     """Threads for remote reads. On the way out, reads not started are dropped and those under
@@ -69,7 +76,7 @@ def reader_threads(count: int, name: str) -> Iterator[ThreadPoolExecutor]:
         interrupted = True
         raise
     finally:
-        executor.shutdown(wait=not interrupted, cancel_futures=True)
+        executor.shutdown(wait=not (interrupted or INTERRUPTED.is_set()), cancel_futures=True)
 
 
 def read_concurrently(
