@@ -299,8 +299,8 @@ def _warn_unpriced(result: PricingResult, settings: CostSettings) -> None:
 def open_storage(
     location: str | os.PathLike[str] | StorageConfig | None = None,
     *,
-    config: Path | None = None,
-    cwd: Path | None = None,
+    config: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     concurrency: int | None = None,
     endpoint: str | None = None,
 ) -> Storage:
@@ -311,7 +311,9 @@ def open_storage(
     if isinstance(location, os.PathLike):
         location = os.fspath(location)
     if isinstance(location, str) or location is None:
-        storage_config = load_storage_config(config_path=config, storage=location, cwd=cwd)
+        storage_config = load_storage_config(
+            config_path=_optional_path(config), storage=location, cwd=_optional_path(cwd)
+        )
     else:
         storage_config = location
     if endpoint is not None:
@@ -353,10 +355,10 @@ def with_endpoint(storage_config: StorageConfig, endpoint: str) -> StorageConfig
 def connect(
     location: str | os.PathLike[str] | StorageConfig | None = None,
     *,
-    config: Path | None = None,
-    cwd: Path | None = None,
+    config: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
     cache: bool = True,
-    cache_dir: Path | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     sync: bool = True,
     concurrency: int | None = None,
     direct_reads: bool = False,
@@ -383,13 +385,23 @@ def connect(
     database = open_database(
         storage,
         use_cache=cache,
-        cache_dir=cache_dir,
+        cache_dir=_optional_path(cache_dir),
         direct_reads=direct_reads,
         memory_limit=memory_limit,
     )
     return History(
-        storage, database, sync=sync, query_timeout=query_timeout, config=config, cwd=cwd
+        storage,
+        database,
+        sync=sync,
+        query_timeout=query_timeout,
+        config=_optional_path(config),
+        cwd=_optional_path(cwd),
     )
+
+
+def _optional_path(value: str | os.PathLike[str] | None) -> Path | None:
+    """A notebook passes paths as text as often as Path objects; both mean the same."""
+    return None if value is None else Path(value)
 
 
 class Dataset:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -162,6 +163,21 @@ def test_cache_persists_between_connections(tmp_path: Path) -> None:
     # Without a cache and without a sync there is nothing to answer from.
     with connect(str(FIXTURE_STORE), cache=False, sync=False) as empty:
         assert empty.sql("SELECT count(*) FROM events").fetchone() == (0,)
+
+
+def test_paths_may_be_given_as_text(tmp_path: Path) -> None:
+    # A notebook writes connect("store", cache_dir="cache") as often as it passes Path objects.
+    store_copy = tmp_path / "store"
+    shutil.copytree(FIXTURE_STORE, store_copy)
+    (tmp_path / "perstack.toml").write_text(
+        '[storage]\ntype = "filesystem"\n\n[storage.filesystem]\npath = "store"\n'
+    )
+    with connect(cache_dir=str(tmp_path / "cache"), cwd=str(tmp_path)) as history:
+        assert history.sql("SELECT count(*) FROM events").fetchone() == (145,)
+    assert list((tmp_path / "cache").glob("*.duckdb"))
+    config = str(tmp_path / "perstack.toml")
+    with connect(config=config, cache_dir=str(tmp_path / "cache"), sync=False) as again:
+        assert again.sql("SELECT count(*) FROM jobs").fetchone() == (11,)
 
 
 def test_sync_reports_what_it_read() -> None:
