@@ -8,10 +8,9 @@ row of ``skipped_files`` saying why; it never stops the files around it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-import pyarrow as pa
 
 from perstack_logq.decode import schema
 from perstack_logq.decode.conversation import (
@@ -22,6 +21,9 @@ from perstack_logq.decode.conversation import (
 from perstack_logq.decode.redact import redact_run_setting
 from perstack_logq.decode.secrets import mask_secret_values
 from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key, unknown_layout_detail
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 JsonObject = dict[str, Any]
 Row = tuple[Any, ...]
@@ -154,6 +156,8 @@ def is_error_result(parts: Any, text: str | None) -> bool:
 
 def rows_to_table(rows: list[Row], arrow_schema: pa.Schema) -> pa.Table:
     """Row tuples, in the schema's column order, as one Arrow table."""
+    import pyarrow as pa  # here: reading an up-to-date cache never loads it (decode/schema.py)
+
     columns = zip(*rows, strict=True)
     return pa.Table.from_arrays(
         [pa.array(values, type=f.type) for values, f in zip(columns, arrow_schema, strict=True)],

@@ -7,16 +7,42 @@ them in this column order, and ``docs/schema.md`` documents every column (a test
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
+@cache
+def _arrow_type(sql_type: str) -> pa.DataType:
+    """The Arrow type the decoder fills a column of ``sql_type`` with. pyarrow (and numpy,
+    which it imports) is loaded only here: a query of an up-to-date cache never needs it, and
+    it is a sixth of such a command's time."""
+    import pyarrow as pa
+
+    return {
+        "VARCHAR": pa.string(),
+        # large_string: one event can be tens of MB, and a batch of them must not overflow
+        # Arrow's 32-bit string offsets.
+        "JSON": pa.large_string(),
+        "VARCHAR[]": pa.list_(pa.string()),
+        "BIGINT": pa.int64(),
+        "DOUBLE": pa.float64(),
+        "BOOLEAN": pa.bool_(),
+        "TIMESTAMP": pa.timestamp("ms"),
+    }[sql_type]
 
 
 @dataclass(frozen=True)
 class Column:
     name: str
-    arrow_type: pa.DataType
     sql_type: str
     doc: str
+
+    @property
+    def arrow_type(self) -> pa.DataType:
+        return _arrow_type(self.sql_type)
 
 
 @dataclass(frozen=True)
@@ -27,6 +53,8 @@ class Table:
 
     @property
     def arrow_schema(self) -> pa.Schema:
+        import pyarrow as pa
+
         return pa.schema([pa.field(c.name, c.arrow_type) for c in self.columns])
 
     @property
@@ -35,29 +63,31 @@ class Table:
 
 
 def _text(name: str, doc: str) -> Column:
-    return Column(name, pa.string(), "VARCHAR", doc)
+    return Column(name, "VARCHAR", doc)
 
 
 def _json(name: str, doc: str) -> Column:
-    # large_string: one event can be tens of MB, and a batch of them must not overflow
-    # Arrow's 32-bit string offsets.
-    return Column(name, pa.large_string(), "JSON", doc)
+    return Column(name, "JSON", doc)
 
 
 def _int(name: str, doc: str) -> Column:
-    return Column(name, pa.int64(), "BIGINT", doc)
+    return Column(name, "BIGINT", doc)
 
 
 def _float(name: str, doc: str) -> Column:
-    return Column(name, pa.float64(), "DOUBLE", doc)
+    return Column(name, "DOUBLE", doc)
 
 
 def _bool(name: str, doc: str) -> Column:
-    return Column(name, pa.bool_(), "BOOLEAN", doc)
+    return Column(name, "BOOLEAN", doc)
 
 
 def _time(name: str, doc: str) -> Column:
-    return Column(name, pa.timestamp("ms"), "TIMESTAMP", doc)
+    return Column(name, "TIMESTAMP", doc)
+
+
+def _text_list(name: str, doc: str) -> Column:
+    return Column(name, "VARCHAR[]", doc)
 
 
 def _usage(what: str) -> tuple[Column, ...]:
@@ -112,10 +142,8 @@ CHECKPOINTS = Table(
         _int("message_count", "number of messages in the conversation so far"),
         _text("delegated_by_expert_key", "parent expert when this run was delegated"),
         _text("delegated_by_checkpoint_id", "parent checkpoint when delegated"),
-        Column(
+        _text_list(
             "delegate_to_expert_keys",
-            pa.list_(pa.string()),
-            "VARCHAR[]",
             "experts this checkpoint delegates to",
         ),
         _text("error_name", "error.name when stopped by an error"),
@@ -245,10 +273,8 @@ MESSAGES = Table(
         _int("position", "index of the message in its conversation, from 0"),
         _text("type", "instructionMessage, userMessage, expertMessage or toolMessage"),
         _text("text", "the message's text parts joined by newlines (null when it has none)"),
-        Column(
+        _text_list(
             "tool_call_ids",
-            pa.list_(pa.string()),
-            "VARCHAR[]",
             "ids of the tool calls its parts make or answer (tool_calls/tool_results.tool_call_id)",
         ),
         _json("message", "the message as stored: id, type, contents (its parts), cache"),

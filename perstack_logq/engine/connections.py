@@ -25,10 +25,9 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import pyarrow as pa
 
 from perstack_logq.decode import schema
 from perstack_logq.engine.database import SCHEMA_VERSION, Database, SyncReport
@@ -36,6 +35,9 @@ from perstack_logq.engine.sandbox import check_read_only, one_line
 from perstack_logq.engine.sqlfiles import sql_folder
 from perstack_logq.errors import StorageError
 from perstack_logq.storage.base import Storage
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # How long a process waits for another one that holds the cache (a sync can take minutes on a
 # cold, big store), and after how long of waiting it says so.

@@ -17,10 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import duckdb
-import pyarrow as pa
 
 from perstack_logq.decode import schema
 from perstack_logq.decode.records import StoreDecoder, rows_to_table
@@ -28,27 +27,36 @@ from perstack_logq.engine.sqlfiles import sql_file, sql_folder
 from perstack_logq.storage.base import DirectoryState, ObjectInfo, ReadFailure, Storage
 from perstack_logq.storage.layout import KeyKind, parse_key
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 # Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
 # (it holds only data derived from the store).
 SCHEMA_VERSION = 4
 
-_LISTING_SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("job_id", pa.string()),
-        ("kind", pa.string()),
-        ("size", pa.int64()),
-        ("version", pa.string()),
-        ("event_ms", pa.int64()),
-    ]
+# The sync's temporary tables of what it listed, described as the decoder's tables are (the
+# same Arrow types; pyarrow is imported only when rows are appended).
+_SYNC_LISTING = schema.Table(
+    "_sync_listing",
+    "the objects this sync listed (columns as in _listing)",
+    (
+        schema.Column("key", "VARCHAR", "store-relative key"),
+        schema.Column("job_id", "VARCHAR", "job the key is in"),
+        schema.Column("kind", "VARCHAR", "storage.layout.KeyKind value"),
+        schema.Column("size", "BIGINT", "bytes"),
+        schema.Column("version", "VARCHAR", "mtime or ETag: a change means a re-read"),
+        schema.Column("event_ms", "BIGINT", "an event's time, from its file name"),
+    ),
 )
-_DIRS_SCHEMA = pa.schema(
-    [
-        ("key", pa.string()),
-        ("mtime_ns", pa.int64()),
-        ("settled", pa.bool_()),
-        ("unchanged", pa.bool_()),
-    ]
+_SYNC_DIRS = schema.Table(
+    "_sync_dirs",
+    "the directories this sync listed (filesystem stores)",
+    (
+        schema.Column("key", "VARCHAR", "store-relative key of the directory, ending in /"),
+        schema.Column("mtime_ns", "BIGINT", "its mtime"),
+        schema.Column("settled", "BOOLEAN", "changed long enough ago to be trusted"),
+        schema.Column("unchanged", "BOOLEAN", "the same mtime as at the last listing"),
+    ),
 )
 _LISTING_BATCH = 50_000
 _LISTING_PROGRESS_EVERY = 1_000  # keys: one S3 page
@@ -158,9 +166,12 @@ class _CommitThread:
             raise self._error
 
 
+def _columns_sql(table: schema.Table) -> str:
+    return ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
+
+
 def _create_table_sql(table: schema.Table) -> str:
-    columns = ", ".join(f'"{c.name}" {c.sql_type}' for c in table.columns)
-    return f"CREATE TABLE IF NOT EXISTS {table.name} ({columns})"
+    return f"CREATE TABLE IF NOT EXISTS {table.name} ({_columns_sql(table)})"
 
 
 class Database:
@@ -361,10 +372,7 @@ class Database:
         con = self.connection
         # Temporary tables: in memory, never written to the cache file or its checkpoints.
         con.execute("CREATE OR REPLACE TEMP TABLE _sync_listing AS SELECT * FROM _listing LIMIT 0")
-        con.execute(
-            "CREATE OR REPLACE TEMP TABLE _sync_dirs "
-            "(key VARCHAR, mtime_ns BIGINT, settled BOOLEAN, unchanged BOOLEAN)"
-        )
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_dirs ({_columns_sql(_SYNC_DIRS)})")
         # A directory changed within this margin of the listing could change again in the same
         # clock tick without its mtime moving (the racy-git problem): it is not trusted yet.
         settled_before = time.time_ns() - _SETTLED_AFTER_NS
@@ -381,7 +389,7 @@ class Database:
                 changed = changed or not unchanged
                 directories.append((key, mtime, mtime < settled_before, unchanged))
                 if len(directories) >= _LISTING_BATCH:
-                    self._append("_sync_dirs", _DIRS_SCHEMA, directories)
+                    self._append(_SYNC_DIRS, directories)
                     directories = []
                 continue
             state.listed += 1
@@ -396,7 +404,7 @@ class Database:
                 (item.key, parsed.job_id, parsed.kind.value, item.size, item.version, event_ms)
             )
             if len(rows) >= _LISTING_BATCH:
-                count += self._append("_sync_listing", _LISTING_SCHEMA, rows)
+                count += self._append(_SYNC_LISTING, rows)
                 rows = []
         state.listing = None  # listed: the display ends its listing line
         if progress:
@@ -406,8 +414,8 @@ class Database:
             # Nothing loaded, not even into Arrow: a fresh cache answers at once (and pyarrow
             # does not import pandas, when installed, for its first conversion).
             return None
-        count += self._append("_sync_listing", _LISTING_SCHEMA, rows)
-        self._append("_sync_dirs", _DIRS_SCHEMA, directories)
+        count += self._append(_SYNC_LISTING, rows)
+        self._append(_SYNC_DIRS, directories)
         before = con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
         con.execute(sql_file("sync", "05_unchanged_dirs").text)
         count += con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0] - before
@@ -431,11 +439,11 @@ class Database:
         }
         return self.storage.list_changes(known, recheck), recheck
 
-    def _append(self, table: str, arrow_schema: pa.Schema, rows: list[tuple]) -> int:
+    def _append(self, table: schema.Table, rows: list[tuple]) -> int:
         if not rows:
             return 0
-        self.connection.register("listed_batch", rows_to_table(rows, arrow_schema))
-        self.connection.execute(f"INSERT INTO {table} SELECT * FROM listed_batch")
+        self.connection.register("listed_batch", rows_to_table(rows, table.arrow_schema))
+        self.connection.execute(f"INSERT INTO {table.name} SELECT * FROM listed_batch")
         self.connection.unregister("listed_batch")
         return len(rows)
 
@@ -483,6 +491,8 @@ class Database:
                 con.execute(f"INSERT INTO {name} SELECT * FROM decoded_batch")
                 con.unregister("decoded_batch")
             if keys:
+                import pyarrow as pa  # here: a sync with nothing to read never loads it
+
                 key_table = pa.table({"key": pa.array(keys, pa.string())})
                 con.register("decoded_keys", key_table)
                 con.execute(

@@ -40,3 +40,33 @@ def test_a_query_through_the_cli_never_imports_pandas(tmp_path: Path) -> None:
     assert "pyarrow" in imported and "duckdb" in imported
     # A refused import of pandas is listed too (in microseconds); a real one brings pandas.core.
     assert not [name for name in imported if name.startswith("pandas.")]
+
+
+def test_a_query_of_an_up_to_date_cache_never_imports_pyarrow(tmp_path: Path) -> None:
+    # pyarrow (with numpy) is a sixth of a warm query's time; only decoding needs it.
+    command = [
+        sys.executable,
+        "-X",
+        "importtime",
+        "-m",
+        "perstack_logq",
+        "log",
+        "query",
+        "SELECT type, count(*) FROM events GROUP BY ALL ORDER BY 1",
+        "--storage",
+        str(FIXTURE_STORE),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--format",
+        "csv",
+    ]
+    first = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert first.returncode == 0, first.stderr
+    imported = {line.split("|")[-1].strip() for line in first.stderr.splitlines()}
+    assert "pyarrow" in imported  # the first command synced: it decoded the store
+    again = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    imported = {line.split("|")[-1].strip() for line in again.stderr.splitlines()}
+    assert "duckdb" in imported
+    assert not {"pyarrow", "numpy"} & imported
