@@ -52,6 +52,7 @@ QUERY = "SELECT type, count(*) AS n, sum(size_bytes) AS bytes FROM events GROUP 
 MESSAGES_QUERY = "select count(*) from messages"
 MEMORY_GOAL_MB = 1536  # issue 11: peak RSS of any command on the long-session store
 SEARCH_WORDS = "timeout error"
+LISTING_PAGE = 100  # keys per ListObjectsV2 page in the listing figure (S3's own: 1,000)
 SLOW_COMMAND = 10.0  # seconds: a command this slow is timed once, not ``repeats`` times
 FULL_BUDGET_MINUTES = 33.0  # the whole --full run, store generation included
 
@@ -295,7 +296,7 @@ def run_child(task: dict[str, Any], timeout: float, env: dict[str, str] | None =
 
 def child_main(task: dict[str, Any]) -> None:
     """Runs in the child: one timed task, its result printed as JSON."""
-    tasks = {"sync": child_sync, "hold": child_hold, "report": child_report}
+    tasks = {"sync": child_sync, "hold": child_hold, "report": child_report, "list": child_list}
     if task["kind"] not in tasks:
         raise SystemExit(f"unknown child task {task['kind']}")
     print(json.dumps(tasks[task["kind"]](task)), flush=True)
@@ -330,6 +331,35 @@ def child_sync(task: dict[str, Any]) -> dict[str, Any]:
         "events": events,
         "client": client,
     }
+
+
+def child_list(task: dict[str, Any]) -> dict[str, Any]:
+    """The store's full listing, as a sync makes it (key ranges side by side) and as one
+    stream of pages, in pages of ``page_size`` keys; each side keeps its best of 3."""
+    from perstack_logq.config import S3Config
+    from perstack_logq.storage import s3
+
+    s3.PAGE_SIZE = task["page_size"]
+    config = S3Config(
+        bucket=BUCKET,
+        region=REGION,
+        prefix=PREFIX,
+        endpoint=task["endpoint"],
+        force_path_style=True,
+    )
+    storage = s3.S3Storage(config)
+    storage.check()
+    best = {"ranges": float("inf"), "stream": float("inf")}
+    for _ in range(3):
+        for side, listing in (
+            ("ranges", lambda: storage.list_changes({}, [])),
+            ("stream", storage.list_objects),
+        ):
+            started = time.perf_counter()
+            listed = sum(1 for _ in listing())
+            best[side] = min(best[side], time.perf_counter() - started)
+    storage.close()
+    return {"seconds": best["ranges"], "stream_seconds": best["stream"], "listed": listed}
 
 
 def child_hold(task: dict[str, Any]) -> dict[str, Any]:
@@ -969,6 +999,34 @@ def figure_s3(report: Report, root: Path, sizes: Sizes, work: Path) -> None:
                     ours[label] / bare[best] >= 0.9 if default else None,
                 )
             )
+        figure_s3_listing(report, endpoint, count, sizes)
+
+
+def figure_s3_listing(report: Report, endpoint: str, count: int, sizes: Sizes) -> None:
+    """2. (reference) The full listing a sync makes of a bucket, in key ranges side by side,
+    against one stream of pages. Pages of 100 keys: moto scans the whole bucket for every
+    page (70 ms for these 3,005 keys, serialized by its GIL), so a bucket of real pages would
+    measure moto, where S3 answers pages side by side."""
+    figure = (
+        f"2. full listing of the S3 store ({count:,} keys in pages of {LISTING_PAGE}) via "
+        f"{PROXY_DELAY_MS} ms proxy: key ranges side by side vs one stream of pages"
+    )
+    task = {"kind": "list", "endpoint": endpoint, "page_size": LISTING_PAGE}
+    result = run_child(task, sizes.timeout, child_env())
+    if not result.ok:
+        report.add(failed_row(figure, "reference", result))
+        return
+    stream = result.output["stream_seconds"]
+    report.add(
+        Row(
+            figure,
+            f"{result.seconds:.2f} s",
+            f"{stream:.2f} s",
+            f"{result.seconds / stream:.2f}",
+            "reference",
+            None,
+        )
+    )
 
 
 def original_command(upstream: Path, *args: str) -> list[str]:

@@ -55,12 +55,19 @@ from perstack_logq.config import R2Config, S3Config, check_endpoint, check_regio
 from perstack_logq.errors import ConfigError, StorageError
 from perstack_logq.storage import deadline
 from perstack_logq.storage.base import (
+    DirectoryState,
     ObjectInfo,
     ReadFailure,
     Storage,
     StorageInfo,
     read_concurrently,
     reader_threads,
+)
+from perstack_logq.storage.key_ranges import (
+    KeyRange,
+    list_ranges,
+    ranges_worth_listing,
+    split_after,
 )
 from perstack_logq.storage.layout import JOBS_DIR
 
@@ -270,19 +277,58 @@ class ObjectStoreStorage(Storage):
 
     def list_objects(self, prefix: str = "jobs/") -> Iterator[ObjectInfo]:
         """Objects under ``{store prefix}{prefix}``, 1,000 a page, in S3's key order."""
-        strip = len(self.prefix)
         for page in self._list_pages(f"{self.prefix}{prefix}"):
-            for item in page.get("Contents", []):
-                key = item["Key"][strip:]
-                if key.endswith("/"):
-                    continue  # a "folder" marker some tools create: not a file
-                yield ObjectInfo(key=key, size=item["Size"], version=item["ETag"].strip('"'))
+            yield from self._objects_of(page.get("Contents", []))
 
-    def _list_pages(self, prefix: str, delimiter: str | None = None) -> Iterator[dict[str, Any]]:
+    def list_changes(
+        self, known: Mapping[str, int | None], recheck: Iterable[str]
+    ) -> Iterator[ObjectInfo | DirectoryState]:
+        """Every object under ``jobs/``, each sync (a bucket has no directory times to skip
+        by). A store of one page takes one request; past that page the rest is listed as up
+        to ``concurrency`` key ranges side by side (storage/key_ranges.py), in no set order."""
+        jobs_prefix = f"{self.prefix}{JOBS_DIR}/"
+        with reader_threads(self.concurrency, "perstack-logq-list") as executor:
+            # The job ids (the ranges' boundaries) are listed while the first page is.
+            job_ids = executor.submit(self.list_job_ids)
+            first = self._list_page({"Prefix": jobs_prefix, "MaxKeys": PAGE_SIZE})
+            contents = first.get("Contents", [])
+            yield from self._objects_of(contents)
+            if not first.get("IsTruncated") or not contents:
+                return
+            boundaries = [f"{jobs_prefix}{job_id}/" for job_id in job_ids.result()]
+            first_keys = [item["Key"] for item in contents]
+            count = ranges_worth_listing(first_keys, jobs_prefix, len(boundaries), self.concurrency)
+            ranges = split_after(first_keys[-1], boundaries, count)
+            yield from list_ranges(ranges, self._list_range, executor)
+
+    def _list_range(self, key_range: KeyRange) -> Iterator[list[ObjectInfo]]:
+        """The pages of one key range (full keys: the store's prefix included)."""
+        start_after, stop_before = key_range
+        for page in self._list_pages(f"{self.prefix}{JOBS_DIR}/", start_after=start_after):
+            contents = page.get("Contents", [])
+            if stop_before is not None and contents and contents[-1]["Key"] >= stop_before:
+                yield self._objects_of([item for item in contents if item["Key"] < stop_before])
+                return
+            yield self._objects_of(contents)
+
+    def _objects_of(self, contents: list[dict[str, Any]]) -> list[ObjectInfo]:
+        strip = len(self.prefix)
+        return [
+            ObjectInfo(key=item["Key"][strip:], size=item["Size"], version=item["ETag"].strip('"'))
+            for item in contents
+            # A key ending in "/" is a "folder" marker some tools create: not a file.
+            if not item["Key"].endswith("/")
+        ]
+
+    def _list_pages(
+        self, prefix: str, delimiter: str | None = None, start_after: str | None = None
+    ) -> Iterator[dict[str, Any]]:
         """ListObjectsV2 pages of ``prefix``, each one request under the request deadline."""
         request: dict[str, Any] = {"Prefix": prefix, "MaxKeys": PAGE_SIZE}
         if delimiter:
             request["Delimiter"] = delimiter
+        if start_after:
+            request["StartAfter"] = start_after
         while True:
             page = self._list_page(request)
             yield page

@@ -255,3 +255,29 @@ def test_a_throttled_read_in_the_cli_names_the_key(via_proxy: FaultProxy) -> Non
         f"Error: Cannot read {URL}{KEY}: InternalError (HTTP 500), gave up after 5 attempts"
     ]
     assert len(via_proxy.requests(KEY)) == 5
+
+
+# --- a listing in key ranges -------------------------------------------------------------------
+
+
+def test_a_failing_key_range_fails_the_listing_and_a_passing_fault_does_not(
+    faults: FaultProxy, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 20 keys: the store's 204 are listed as key ranges side by side. A range whose
+    requests keep failing ends the listing in the error a single stream would give; one
+    that fails twice is retried, and every key is listed once."""
+    monkeypatch.setattr("perstack_logq.storage.s3.PAGE_SIZE", 20)
+    faults.plan(Fault("error", 500, "InternalError", times=2, path_contains="start-after="))
+    storage = _storage(faults)
+    try:
+        listed = [info.key for info in storage.list_changes({}, [])]
+        assert sorted(listed) == sorted(info.key for info in storage.list_objects())
+        assert len(listed) == STORE_OBJECTS
+        faults.plan(Fault("error", 500, "InternalError", times=None, path_contains="start-after="))
+        with pytest.raises(StorageError) as caught:
+            list(storage.list_changes({}, []))
+    finally:
+        storage.close()
+    assert (
+        str(caught.value) == f"Request to {URL} failed: InternalError: injected by the fault proxy"
+    )

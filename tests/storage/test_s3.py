@@ -185,6 +185,68 @@ def test_pagination_over_a_thousand_keys(moto_endpoint: str, aws_test_credential
     assert [info.key for info in storage.list_objects()] == [f"jobs/{j}/job.json" for j in job_ids]
 
 
+def _listing_requests(storage: S3Storage) -> list[dict]:
+    """The parameters of every ListObjectsV2 the storage sends from now on (botocore's own
+    event hook: the requests still go to the server)."""
+    requests: list[dict] = []
+    storage._client.meta.events.register(
+        "before-parameter-build.s3.ListObjectsV2", lambda params, **_: requests.append(dict(params))
+    )
+    return requests
+
+
+def test_a_store_past_one_page_is_listed_in_key_ranges_with_every_key_once(
+    moto_endpoint: str, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 7 keys: the first page alone, then ranges split at job boundaries, listed side
+    by side. Keys at and around the boundaries (folder markers, a file named like a job,
+    files between jobs, ids that sort between others) land in exactly one range."""
+    bucket = "ranges"
+    create_bucket(moto_endpoint, bucket)
+    keys = [f"p/jobs/job{i:03d}/runs/r/event-{n}-1-x.json" for i in range(60) for n in range(3)]
+    keys += [
+        "p/jobs/job010",  # named like the job, no slash: sorts before jobs/job010/...
+        "p/jobs/job010/",  # a folder marker: never a file
+        "p/jobs/job0105/job.json",  # sorts between job010/ and job011/
+        "p/jobs/job030.json",
+        "p/jobs/job059/z/deep/key.json",
+        "p/jobs/zzz-not-a-job.txt",
+        "p/other/outside.json",  # not under jobs/: never listed
+    ]
+    put_objects_in_process(bucket, dict.fromkeys(keys, b"{}"))
+    monkeypatch.setattr("perstack_logq.storage.s3.PAGE_SIZE", 7)
+    storage = s3_over_moto(moto_endpoint, bucket, "p/", concurrency=8)
+    requests = _listing_requests(storage)
+    sequential = [info.key for info in storage.list_objects()]
+    assert len(sequential) == len(keys) - 2
+    listed_once = len(requests)
+    requests.clear()
+    in_ranges = [info.key for info in storage.list_changes({}, [])]
+    assert sorted(in_ranges) == sequential  # each key once, none missing
+    pages = [params for params in requests if "Delimiter" not in params]
+    assert len({params.get("StartAfter") for params in pages}) == 8 + 1  # first page, 8 ranges
+    # A range's last page is a partial one (or overshoots into the next): at most one more
+    # request per range than one stream of pages makes.
+    assert len(pages) <= listed_once + 8
+    storage.close()
+
+
+def test_a_store_of_one_page_is_listed_in_one_request(
+    moto_endpoint: str, aws_test_credentials: None
+) -> None:
+    bucket = "one-page"
+    create_bucket(moto_endpoint, bucket)
+    put_objects_in_process(bucket, {f"jobs/j{i}/job.json": b"{}" for i in range(5)})
+    storage = s3_over_moto(moto_endpoint, bucket, "")
+    requests = _listing_requests(storage)
+    assert sorted(info.key for info in storage.list_changes({}, [])) == [
+        f"jobs/j{i}/job.json" for i in range(5)
+    ]
+    listings = [params for params in requests if "Delimiter" not in params]
+    assert len(listings) == 1
+    storage.close()
+
+
 def test_folder_markers_and_empty_segments(moto_endpoint: str, aws_test_credentials: None) -> None:
     bucket = "odd-keys"
     create_bucket(moto_endpoint, bucket)
