@@ -1189,18 +1189,20 @@ def _run(args: list[str], debug: bool) -> int:
     except TyperException as error:
         _report(error.format_message(), debug)
         return UsageError.exit_code
-    except LogqError as error:
-        _end_progress_line()
-        _report(str(error), debug)
-        return error.exit_code
     except KeyboardInterrupt:
-        _end_progress_line()
-        print("Interrupted", file=sys.stderr)
-        return 130
+        return _interrupted()
     except (ReaderGone, BrokenPipeError):
         # `perstack log ... | head` closed the pipe: not an error worth a message.
         return _reader_gone()
+    except LogqError as error:
+        if _ctrl_c_pressed():
+            return _interrupted()
+        _end_progress_line()
+        _report(str(error), debug)
+        return error.exit_code
     except Exception as error:  # the last line of defence: still one line, never a traceback
+        if _ctrl_c_pressed():
+            return _interrupted()
         _report(f"unexpected {type(error).__name__}: {error} (run with --debug for details)", debug)
         return 1
     if isinstance(returned, int) and returned:
@@ -1208,6 +1210,20 @@ def _run(args: list[str], debug: bool) -> int:
             print("Interrupted", file=sys.stderr)
         return returned
     return 0
+
+
+def _ctrl_c_pressed() -> bool:
+    """Whether the CLI's SIGINT handler ran: whatever fails after it failed because of it
+    (DuckDB, for one, turns the KeyboardInterrupt raised inside a query into a RuntimeError,
+    "Query interrupted")."""
+    readers = sys.modules.get("perstack_logq.storage.base")
+    return readers is not None and readers.INTERRUPTED.is_set()
+
+
+def _interrupted() -> int:
+    _end_progress_line()
+    print("Interrupted", file=sys.stderr)
+    return 130
 
 
 def _end_progress_line() -> None:

@@ -16,6 +16,7 @@ import select
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
@@ -26,7 +27,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from reliability_support import PERSTACK, cli
-from support import FIXTURE_BUCKET, FIXTURE_PREFIX
+from support import FIXTURE_BUCKET, FIXTURE_PREFIX, FIXTURE_STORE
 from support.fault_proxy import Fault, FaultProxy, running_fault_proxy
 from support.moto_server import create_bucket, put_objects_in_process
 
@@ -170,6 +171,24 @@ def test_ctrl_c_mid_command_exits_130_and_the_cache_still_answers(
     assert cli("sync", *args).returncode == 0
     fresh = _store_args(big_store, tmp_path / "fresh")
     assert _event_count(args) == _event_count(fresh) > 0
+
+
+def test_an_error_caused_by_ctrl_c_is_reported_as_the_interrupt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C inside a DuckDB query surfaces as DuckDB's RuntimeError("Query interrupted"),
+    not as KeyboardInterrupt: once the handler has run, any failure is the interrupt's."""
+    from perstack_logq.cli import main
+    from perstack_logq.storage import base
+
+    args = ["log", "query", "SELECT no_such_column FROM events", "--no-cache"]
+    args += ["--storage", str(FIXTURE_STORE)]
+    assert main(args) == 4  # a query error, as such
+    capsys.readouterr()
+    monkeypatch.setattr(base, "INTERRUPTED", threading.Event())
+    base.INTERRUPTED.set()
+    assert main(args) == 130
+    assert capsys.readouterr().err == "Interrupted\n"
 
 
 @pytest.mark.parametrize(
