@@ -302,21 +302,23 @@ def child_main(task: dict[str, Any]) -> None:
     print(json.dumps(tasks[task["kind"]](task)), flush=True)
 
 
+def bench_s3_config(endpoint: str) -> Any:
+    """The S3 store of figure 2 (moto behind the latency proxy at ``endpoint``)."""
+    from perstack_logq.config import S3Config
+
+    return S3Config(
+        bucket=BUCKET, region=REGION, prefix=PREFIX, endpoint=endpoint, force_path_style=True
+    )
+
+
 def child_sync(task: dict[str, Any]) -> dict[str, Any]:
     """A sync through the Python API into a cache directory, timed from opening the history to
     closing it (final checkpoint included), as a notebook's ``connect(...)`` then sync."""
     from perstack_logq.api import connect
-    from perstack_logq.config import S3Config
 
     location: Any = Path(task["root"]) if task.get("root") else None
     if task.get("endpoint"):
-        location = S3Config(
-            bucket=BUCKET,
-            region=REGION,
-            prefix=PREFIX,
-            endpoint=task["endpoint"],
-            force_path_style=True,
-        )
+        location = bench_s3_config(task["endpoint"])
     options = {"direct_reads": True} if task.get("direct") else {}
     started = time.perf_counter()
     history = connect(location, cache_dir=Path(task["cache_dir"]), sync=False, **options)
@@ -336,18 +338,10 @@ def child_sync(task: dict[str, Any]) -> dict[str, Any]:
 def child_list(task: dict[str, Any]) -> dict[str, Any]:
     """The store's full listing, as a sync makes it (key ranges side by side) and as one
     stream of pages, in pages of ``page_size`` keys; each side keeps its best of 3."""
-    from perstack_logq.config import S3Config
     from perstack_logq.storage import s3
 
     s3.PAGE_SIZE = task["page_size"]
-    config = S3Config(
-        bucket=BUCKET,
-        region=REGION,
-        prefix=PREFIX,
-        endpoint=task["endpoint"],
-        force_path_style=True,
-    )
-    storage = s3.S3Storage(config)
+    storage = s3.S3Storage(bench_s3_config(task["endpoint"]))
     storage.check()
     best = {"ranges": float("inf"), "stream": float("inf")}
     for _ in range(3):
