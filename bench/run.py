@@ -1244,7 +1244,12 @@ HOW = """How each figure is measured (all in one run of this script, side by sid
    GETs, with boto3 and with obstore, at 32 and 64 threads; the fastest is the reference. Ours:
    a full cold sync (listing, GETs, decoding, DuckDB) with default settings, and, for
    reference, with boto3 GETs only and with DuckDB httpfs. Rounds interleaved, each side keeps
-   its best rate.
+   its best rate. moto and the proxy run on the same two cores (about 7.5 s of their CPU per
+   run, whichever client), so a client's own CPU for decoding and DuckDB slows the server
+   too. The listing row: the sync's full listing (key ranges side by side) against one stream
+   of pages, best of 3 each, in pages of 100 keys: moto scans the whole bucket for each page
+   (about 70 ms here, serialized by its GIL), so pages of 1,000 would time moto, where S3
+   answers pages side by side.
 3. 1% more jobs (generated with another seed) moved into the 950-job store, then a sync of
    figure 1's cache, against figure 1's cold sync; the jobs are moved out again afterwards.
 4. `perstack log query SQL --format csv` on figure 1's synced cache (wall time, start-up
