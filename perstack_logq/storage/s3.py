@@ -306,10 +306,17 @@ class ObjectStoreStorage(Storage):
         start_after, stop_before = key_range
         for page in self._list_pages(f"{self.prefix}{JOBS_DIR}/", start_after=start_after):
             contents = page.get("Contents", [])
+            # Only the range's own keys, even from an S3-compatible server that ignored
+            # StartAfter: the ranges never list a key twice.
+            within = [
+                item
+                for item in contents
+                if (start_after is None or item["Key"] > start_after)
+                and (stop_before is None or item["Key"] < stop_before)
+            ]
+            yield self._objects_of(within)
             if stop_before is not None and contents and contents[-1]["Key"] >= stop_before:
-                yield self._objects_of([item for item in contents if item["Key"] < stop_before])
                 return
-            yield self._objects_of(contents)
 
     def _objects_of(self, contents: list[dict[str, Any]]) -> list[ObjectInfo]:
         strip = len(self.prefix)

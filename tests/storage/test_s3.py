@@ -231,6 +231,28 @@ def test_a_store_past_one_page_is_listed_in_key_ranges_with_every_key_once(
     storage.close()
 
 
+def test_ranges_list_each_key_once_from_a_server_that_ignores_start_after(
+    moto_endpoint: str, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Some S3-compatible servers may not honour StartAfter: each range then lists from the
+    first key, and still keeps only its own."""
+    bucket = "no-start-after"
+    create_bucket(moto_endpoint, bucket)
+    keys = [f"jobs/job{i:02d}/runs/r/event-{n}-1-x.json" for i in range(20) for n in range(3)]
+    put_objects_in_process(bucket, dict.fromkeys(keys, b"{}"))
+    monkeypatch.setattr("perstack_logq.storage.s3.PAGE_SIZE", 7)
+    storage = s3_over_moto(moto_endpoint, bucket, "", concurrency=4)
+    list_pages = storage._list_pages
+    monkeypatch.setattr(
+        storage,
+        "_list_pages",
+        lambda prefix, delimiter=None, start_after=None: list_pages(prefix, delimiter),
+    )
+    listed = [info.key for info in storage.list_changes({}, [])]
+    assert sorted(listed) == sorted(keys)
+    storage.close()
+
+
 def test_a_store_of_one_page_is_listed_in_one_request(
     moto_endpoint: str, aws_test_credentials: None
 ) -> None:
