@@ -128,6 +128,15 @@ class Terminal:
         os.close(self.master)
 
 
+def _run_on_terminal(args: list[str]) -> tuple[int, str]:
+    """``perstack log <args>`` on a terminal, to its end: its exit code and what it showed."""
+    terminal = Terminal(args)
+    try:
+        return terminal.finish()
+    finally:
+        terminal.close()
+
+
 def _assert_interrupted(code: int, took: float, after: str) -> None:
     assert code == 130, (code, after)
     assert took < STOPS_WITHIN, f"took {took:.1f} s to stop"
@@ -361,30 +370,18 @@ def test_a_long_listing_shows_progress_on_a_terminal_only(
     )
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
     args = ["sync", "--storage", f"s3://{bucket}/"]
-    terminal = Terminal([*args, "--cache-dir", str(tmp_path / "tty")])
-    try:
-        code, shown = terminal.finish()
-    finally:
-        terminal.close()
+    code, shown = _run_on_terminal([*args, "--cache-dir", str(tmp_path / "tty")])
     assert code == 0, shown
     assert f"listing s3://{bucket}/: 1,000 keys" in shown, shown
     assert f"listing s3://{bucket}/: 2,500 keys" in shown, shown
     piped = cli(*args, "--cache-dir", str(tmp_path / "piped"), process=True)
     assert piped.returncode == 0 and "listing" not in piped.stderr, piped.stderr
     export = ["export", "-o", str(tmp_path / "out"), "--storage", f"s3://{bucket}/"]
-    terminal = Terminal([*export, "--cache-dir", str(tmp_path / "export")])
-    try:
-        code, shown = terminal.finish()
-    finally:
-        terminal.close()
+    code, shown = _run_on_terminal([*export, "--cache-dir", str(tmp_path / "export")])
     assert code == 0, shown
     assert "export listing: 1,000 keys…" in shown and "export listing: 2,500 keys\r\n" in shown
     for view in (["info"], []):  # they list the store to find what they show
-        terminal = Terminal([*view, "--storage", f"s3://{bucket}/", "--no-cache"])
-        try:
-            code, shown = terminal.finish()
-        finally:
-            terminal.close()
+        code, shown = _run_on_terminal([*view, "--storage", f"s3://{bucket}/", "--no-cache"])
         assert code == 0, shown
         assert f"listing s3://{bucket}/: 2,500 keys listed\r\n" in shown, (view, shown)
         assert "sync [" not in shown, shown  # their reads are short: only the listing shows
