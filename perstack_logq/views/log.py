@@ -153,9 +153,7 @@ def build_log(
         ).fetchall()
         checkpoints = [
             canonical_checkpoint(
-                restorer.restore(record, key, is_event=False)
-                if conversations
-                else orjson.loads(record)
+                _parsed(record, key, restorer if conversations else None, is_event=False)
             )
             for record, key in rows
         ]
@@ -230,6 +228,12 @@ def _filter_sql(request: LogRequest) -> tuple[str, dict[str, Any]]:
     return (" AND ".join(f"({clause})" for clause in clauses) or "TRUE"), params
 
 
+def _parsed(record: str, key: str, restorer: ConversationRestorer | None, *, is_event: bool) -> Any:
+    """A stored record parsed: with a ``restorer``, its conversations put back as stored;
+    without one, they stay markers."""
+    return restorer.restore(record, key, is_event=is_event) if restorer else orjson.loads(record)
+
+
 def _events(
     database: Database,
     job_id: str,
@@ -279,8 +283,5 @@ def _events(
             connection.remove_function(_FILTER_FUNCTION)
     total_matched = rows[0][3]
     shown = [(record, key, kept) for record, key, kept, _ in rows if record is not None]
-    events = [
-        restorer.restore(record, key, is_event=True) if restorer else orjson.loads(record)
-        for record, key, _ in shown
-    ]
+    events = [_parsed(record, key, restorer, is_event=True) for record, key, _ in shown]
     return events, total_matched, sum(1 for _, _, kept in shown if kept)
