@@ -13,7 +13,7 @@ from enum import StrEnum
 import duckdb
 
 from perstack_logq.cost.pricing import CostSettings, PricingResult, prepare_costs
-from perstack_logq.engine.database import Database
+from perstack_logq.engine.database import Database, row_limit
 from perstack_logq.engine.sqlfiles import sql_file
 
 
@@ -70,7 +70,7 @@ def cost_report(database: Database, settings: CostSettings, request: CostRequest
             )
         )
         if request.limit:
-            relation = relation.limit(request.limit)
+            relation = relation.limit(row_limit(request.limit))
         keep = (request.by.value, *_SUMMARY_COLUMNS)
     if settings.reprice_model:
         keep = (*keep, "reprice_cost_usd")

@@ -58,6 +58,7 @@ _SYNC_DIRS = schema.Table(
         schema.Column("unchanged", "BOOLEAN", "the same mtime as at the last listing"),
     ),
 )
+_INT64_MAX = 2**63 - 1
 _LISTING_BATCH = 50_000
 _LISTING_PROGRESS_EVERY = 1_000  # keys: one S3 page
 _SETTLED_AFTER_NS = 2_000_000_000
@@ -164,6 +165,12 @@ class _CommitThread:
     def _raise_failure(self) -> None:
         if self._error is not None:
             raise self._error
+
+
+def row_limit(limit: int) -> int:
+    """A row count as DuckDB's LIMIT takes it (a BIGINT): a larger one, which a user may well
+    type, asks for more rows than any table holds, so it means all of them."""
+    return min(limit, _INT64_MAX)
 
 
 def _columns_sql(table: schema.Table) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import duckdb
 import pyarrow as pa
 
-from perstack_logq.engine.database import Database
+from perstack_logq.engine.database import Database, row_limit
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import UsageError
 from perstack_logq.search.index import refresh_index
@@ -105,7 +105,7 @@ def search(database: Database, request: SearchRequest) -> duckdb.DuckDBPyRelatio
         "type": request.type,
         "since": request.since,
         "until": request.until,
-        "limit": request.limit,
+        "limit": row_limit(request.limit),
     }
     rows = con.execute(sql_file("search", "20_search").text, params).fetchall()
     marker = _match_pattern(con, query)

@@ -9,13 +9,12 @@ from typing import Any
 
 import duckdb
 
-from perstack_logq.engine.database import Database
+from perstack_logq.engine.database import Database, row_limit
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import UsageError
 from perstack_logq.storage.layout import KeyKind
 
 _RELATIVE = re.compile(r"^(\d+)\s*(m|h|d|w)$")
-_INT64_MAX = 2**63 - 1
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
@@ -63,7 +62,7 @@ def list_jobs(database: Database, job_filter: JobFilter) -> duckdb.DuckDBPyRelat
             "since": job_filter.since,
             "until": job_filter.until,
             # LIMIT takes a BIGINT; no store holds more jobs than this anyway.
-            "limit": None if job_filter.limit is None else min(job_filter.limit, _INT64_MAX),
+            "limit": None if job_filter.limit is None else row_limit(job_filter.limit),
         },
     )
 
