@@ -28,7 +28,7 @@ KeyRange = tuple[str | None, str | None]
 # Pages of one range's objects, in key order, each as a list; ends at the range's end.
 RangeLister = Callable[[KeyRange], Iterator[list[ObjectInfo]]]
 
-_PUT_WAIT_SECONDS = 0.1  # how often a worker blocked on a full queue checks for a stop
+_WAIT_SECONDS = 0.1  # how often a blocked worker, or the caller, looks for a stop or a failure
 
 
 def ranges_worth_listing(
@@ -61,14 +61,16 @@ def list_ranges(
 ) -> Iterator[ObjectInfo]:
     """The objects of every range, listed on the executor's threads, yielded page by page as
     pages arrive (not in key order). At most two pages per range wait: memory stays bounded
-    by the number of ranges, never by the bucket."""
-    pages: queue.Queue[list[ObjectInfo] | BaseException | None] = queue.Queue(2 * len(ranges))
+    by the number of ranges, never by the bucket. A range that fails stops the others and is
+    raised at once, ahead of the pages still waiting."""
+    pages: queue.Queue[list[ObjectInfo] | None] = queue.Queue(2 * len(ranges))
+    failures: list[BaseException] = []
     stop = threading.Event()
 
-    def put(item: list[ObjectInfo] | BaseException | None) -> bool:
+    def put(item: list[ObjectInfo] | None) -> bool:
         while not stop.is_set():
             try:
-                pages.put(item, timeout=_PUT_WAIT_SECONDS)
+                pages.put(item, timeout=_WAIT_SECONDS)
                 return True
             except queue.Full:
                 continue
@@ -79,8 +81,9 @@ def list_ranges(
             for page in list_range(key_range):
                 if not put(page):
                     return
-        except BaseException as error:  # handed to the caller, who raises it
-            put(error)
+        except BaseException as error:  # raised by the caller
+            failures.append(error)
+            stop.set()
             return
         put(None)
 
@@ -89,12 +92,15 @@ def list_ranges(
     running = len(ranges)
     try:
         while running:
-            item = pages.get()
-            if item is None:
+            if failures:
+                raise failures[0]
+            try:
+                page = pages.get(timeout=_WAIT_SECONDS)
+            except queue.Empty:
+                continue
+            if page is None:
                 running -= 1
-            elif isinstance(item, BaseException):
-                raise item
             else:
-                yield from item
+                yield from page
     finally:
         stop.set()  # workers still listing end at their next page

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -72,19 +74,28 @@ def test_pages_of_every_range_arrive_once() -> None:
     assert len(keys) == len(set(keys)) == 3 * 5 * 3
 
 
-def test_a_failing_range_raises_its_error_and_the_others_stop() -> None:
+def test_a_failing_range_raises_its_error_at_once_and_the_others_stop() -> None:
     listed: list[int] = []
+    failed = threading.Event()
 
     def list_range(key_range: KeyRange) -> Iterator[list[ObjectInfo]]:
         if key_range[0] == "b":
+            failed.set()
             raise RuntimeError("range b failed")
         for page in range(10_000):
             listed.append(page)
-            yield [ObjectInfo(f"{key_range[0]}/{page}", 1, "v")]
+            yield [ObjectInfo(f"{key_range[0]}/{page}", 1, "v")]  # one object a page
 
     ranges: list[KeyRange] = [(None, "b"), ("b", "c"), ("c", None)]
+    after_failure = 0
     with ThreadPoolExecutor(3) as executor, pytest.raises(RuntimeError, match="range b failed"):
         for _ in list_ranges(ranges, list_range, executor):
-            pass
-    # The queue holds two pages per range: the others stopped long before their 10,000.
-    assert len(listed) < 100
+            if failed.is_set():
+                after_failure += 1
+            else:
+                failed.wait()
+                time.sleep(0.5)  # the other ranges fill the queue meanwhile
+    # The pages waiting in the queue are not handed over once a range has failed.
+    assert after_failure == 0
+    # The others stopped long before their 10,000 pages each.
+    assert len(listed) < 2 * 10_000
