@@ -10,6 +10,9 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
+import traceback
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -79,6 +82,42 @@ def isolated_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pat
         monkeypatch.delenv(name, raising=False)
     _point_aws_files_at(monkeypatch, home)
     return home
+
+
+# How long a test's own threads may take to end after it: a read under way ends within its
+# timeouts, far sooner than this.
+_THREADS_END_WITHIN = 30.0
+
+
+@pytest.fixture(autouse=True)
+def no_thread_left_running() -> Iterator[None]:
+    """Every non-daemon thread the tool started during a test has ended soon after it. One
+    left blocked (on a queue nobody reads, say) would hold the test process's exit forever:
+    CI then sees a suite that stops printing, not the test that caused it. (Daemon threads,
+    such as the request-deadline watcher, never hold an exit.)"""
+    before = set(threading.enumerate())
+    yield
+    ends = time.monotonic() + _THREADS_END_WITHIN
+
+    def ours_still_running() -> list[threading.Thread]:
+        return [
+            thread
+            for thread in threading.enumerate()
+            if thread not in before
+            and not thread.daemon
+            and thread.name.startswith("perstack-logq")
+        ]
+
+    while (left := ours_still_running()) and time.monotonic() < ends:
+        time.sleep(0.05)
+    if left:
+        frames = sys._current_frames()
+        stacks = "\n".join(
+            f"{thread.name}:\n{''.join(traceback.format_stack(frames[thread.ident]))}"
+            for thread in left
+            if thread.ident in frames
+        )
+        pytest.fail(f"threads still running after the test:\n{stacks}")
 
 
 @pytest.fixture(scope="session")

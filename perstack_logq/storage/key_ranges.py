@@ -18,7 +18,6 @@ import math
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
 
 from perstack_logq.storage.base import ObjectInfo
 
@@ -56,13 +55,15 @@ def split_after(after: str, boundaries: Sequence[str], count: int) -> list[KeyRa
     return list(zip(edges, [*starts, None], strict=True))
 
 
-def list_ranges(
-    ranges: Sequence[KeyRange], list_range: RangeLister, executor: ThreadPoolExecutor
-) -> Iterator[ObjectInfo]:
-    """The objects of every range, listed on the executor's threads, yielded page by page as
-    pages arrive (not in key order). At most two pages per range wait: memory stays bounded
-    by the number of ranges, never by the bucket. A range that fails stops the others and is
-    raised at once, ahead of the pages still waiting."""
+def list_ranges(ranges: Sequence[KeyRange], list_range: RangeLister) -> Iterator[ObjectInfo]:
+    """The objects of every range, each range listed on a thread of its own, yielded page by
+    page as pages arrive (not in key order). At most two pages per range wait: memory stays
+    bounded by the number of ranges, never by the bucket. A range that fails stops the others
+    and is raised at once, ahead of the pages still waiting.
+
+    The threads are daemons: a caller that fails while this generator is alive may keep it
+    alive (a reference cycle through its traceback) until the process exits, and threads
+    blocked on a full queue would then hold that exit forever."""
     pages: queue.Queue[list[ObjectInfo] | None] = queue.Queue(2 * len(ranges))
     failures: list[BaseException] = []
     stop = threading.Event()
@@ -88,7 +89,9 @@ def list_ranges(
         put(None)
 
     for key_range in ranges:
-        executor.submit(work, key_range)
+        threading.Thread(
+            target=work, args=(key_range,), name="perstack-logq-list", daemon=True
+        ).start()
     running = len(ranges)
     try:
         while running:

@@ -299,7 +299,7 @@ class ObjectStoreStorage(Storage):
             first_keys = [item["Key"] for item in contents]
             count = ranges_worth_listing(first_keys, jobs_prefix, len(boundaries), self.concurrency)
             ranges = split_after(first_keys[-1], boundaries, count)
-            yield from list_ranges(ranges, self._list_range, executor)
+            yield from list_ranges(ranges, self._list_range)
 
     def _list_range(self, key_range: KeyRange) -> Iterator[list[ObjectInfo]]:
         """The pages of one key range (full keys: the store's prefix included)."""

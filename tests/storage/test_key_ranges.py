@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -69,17 +70,18 @@ def _lister(pages_per_range: int) -> tuple[list[KeyRange], RangeLister]:
 
 def test_pages_of_every_range_arrive_once() -> None:
     ranges, list_range = _lister(5)
-    with ThreadPoolExecutor(3) as executor:
-        keys = [info.key for info in list_ranges(ranges, list_range, executor)]
+    keys = [info.key for info in list_ranges(ranges, list_range)]
     assert len(keys) == len(set(keys)) == 3 * 5 * 3
 
 
 def test_a_failing_range_raises_its_error_at_once_and_the_others_stop() -> None:
     listed: list[int] = []
+    first_page_taken = threading.Event()
     failed = threading.Event()
 
     def list_range(key_range: KeyRange) -> Iterator[list[ObjectInfo]]:
         if key_range[0] == "b":
+            first_page_taken.wait()
             failed.set()
             raise RuntimeError("range b failed")
         for page in range(10_000):
@@ -87,15 +89,50 @@ def test_a_failing_range_raises_its_error_at_once_and_the_others_stop() -> None:
             yield [ObjectInfo(f"{key_range[0]}/{page}", 1, "v")]  # one object a page
 
     ranges: list[KeyRange] = [(None, "b"), ("b", "c"), ("c", None)]
-    after_failure = 0
-    with ThreadPoolExecutor(3) as executor, pytest.raises(RuntimeError, match="range b failed"):
-        for _ in list_ranges(ranges, list_range, executor):
-            if failed.is_set():
-                after_failure += 1
-            else:
+    handed_over = 0
+    with pytest.raises(RuntimeError, match="range b failed"):
+        for _ in list_ranges(ranges, list_range):
+            handed_over += 1
+            if handed_over == 1:
+                # Range b fails, and the other ranges fill the queue, while this page is held.
+                first_page_taken.set()
                 failed.wait()
-                time.sleep(0.5)  # the other ranges fill the queue meanwhile
+                time.sleep(0.5)
     # The pages waiting in the queue are not handed over once a range has failed.
-    assert after_failure == 0
+    assert handed_over == 1
     # The others stopped long before their 10,000 pages each.
     assert len(listed) < 2 * 10_000
+
+
+_CALLER_FAILS_IN_A_CYCLE = """
+from perstack_logq.storage.base import ObjectInfo
+from perstack_logq.storage.key_ranges import list_ranges
+
+def list_range(key_range):
+    for page in range(10_000):
+        yield [ObjectInfo(f"{key_range[0]}/{page}", 1, "v")]
+
+def sync():
+    listing = list_ranges([(None, "b"), ("b", "c"), ("c", None)], list_range)
+    for count, _ in enumerate(listing):
+        if count == 5:
+            try:
+                raise ValueError("the caller failed")
+            except ValueError as error:
+                kept = error  # a cycle: traceback -> frame -> error -> traceback
+                raise kept
+
+try:
+    sync()
+except ValueError as error:
+    raise SystemExit(3) from error
+"""
+
+
+def test_a_caller_failing_mid_listing_still_lets_the_process_exit() -> None:
+    # The listing generator outlives the failure (held by the cycle) with its threads blocked
+    # on a full queue: the process must exit anyway, not wait for them forever.
+    done = subprocess.run(
+        [sys.executable, "-c", _CALLER_FAILS_IN_A_CYCLE], capture_output=True, timeout=120
+    )
+    assert done.returncode == 3, done.stderr.decode()
