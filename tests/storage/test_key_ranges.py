@@ -81,7 +81,7 @@ def test_a_failing_range_raises_its_error_at_once_and_the_others_stop() -> None:
 
     def list_range(key_range: KeyRange) -> Iterator[list[ObjectInfo]]:
         if key_range[0] == "b":
-            first_page_taken.wait()
+            first_page_taken.wait(60)
             failed.set()
             raise RuntimeError("range b failed")
         for page in range(10_000):
@@ -96,7 +96,7 @@ def test_a_failing_range_raises_its_error_at_once_and_the_others_stop() -> None:
             if handed_over == 1:
                 # Range b fails, and the other ranges fill the queue, while this page is held.
                 first_page_taken.set()
-                failed.wait()
+                assert failed.wait(60), "range b never ran"
                 time.sleep(0.5)
     # The pages waiting in the queue are not handed over once a range has failed.
     assert handed_over == 1
