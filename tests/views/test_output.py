@@ -12,10 +12,12 @@ import fcntl
 import io
 import os
 import pty
+import select
 import struct
 import subprocess
 import sys
 import termios
+import time
 from pathlib import Path
 
 import orjson
@@ -28,6 +30,7 @@ from perstack_logq.views.output import cell_text, format_records, format_table
 from perstack_logq.views.query import query_catalog
 
 STORE = ("--storage", str(FIXTURE_STORE), "--no-cache")
+_RUNS_WITHIN = 120.0  # seconds; a command that never ends fails its test, not the whole suite
 
 
 def run_on_terminal(*args: str, columns: int, env: dict[str, str] | None = None) -> str:
@@ -44,17 +47,28 @@ def run_on_terminal(*args: str, columns: int, env: dict[str, str] | None = None)
     )
     os.close(follower)
     chunks = []
-    while True:
-        try:
-            chunk = os.read(leader, 65536)
-        except OSError:  # the follower closed: the program ended
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(leader)
-    assert process.wait(timeout=120) == 0, process.stderr.read().decode()
-    process.stderr.close()
+    ends = time.monotonic() + _RUNS_WITHIN
+    try:
+        while time.monotonic() < ends:
+            if not select.select([leader], [], [], 0.5)[0]:
+                continue
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the follower closed: the program ended
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        code = process.wait(timeout=max(ends - time.monotonic(), 1.0))
+    finally:
+        os.close(leader)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        assert process.stderr is not None
+        error = process.stderr.read().decode()
+        process.stderr.close()
+    assert code == 0, error
     return b"".join(chunks).decode().replace("\r\n", "\n")
 
 
