@@ -20,9 +20,11 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Literal
 from urllib.parse import urlsplit
+
+from support.quiet_server import QuietThreadingHTTPServer
 
 FaultKind = Literal["error", "timeout", "reset", "truncate", "trickle"]
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy-connection"})
@@ -114,10 +116,8 @@ def _error_body(fault: Fault, path: str) -> bytes:
     ).encode()
 
 
-class _BoundedServer(ThreadingHTTPServer):
+class _BoundedServer(QuietThreadingHTTPServer):
     """A thread per connection, at most MAX_CONNECTIONS of them; daemon threads."""
-
-    daemon_threads = True
 
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         super().__init__(("127.0.0.1", 0), handler)
