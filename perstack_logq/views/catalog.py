@@ -61,7 +61,6 @@ def list_jobs(database: Database, job_filter: JobFilter) -> duckdb.DuckDBPyRelat
             "expert": job_filter.expert,
             "since": job_filter.since,
             "until": job_filter.until,
-            # LIMIT takes a BIGINT; no store holds more jobs than this anyway.
             "limit": None if job_filter.limit is None else row_limit(job_filter.limit),
         },
     )
