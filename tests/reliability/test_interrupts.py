@@ -114,10 +114,15 @@ class Terminal:
         return code, took, self.seen[before:].decode("utf-8", "replace")
 
     def finish(self) -> tuple[int, str]:
-        code = self.process.wait(timeout=120)
+        # The terminal is read while the command runs: a pseudo-terminal buffers only so much,
+        # and a command whose progress filled it would wait on its next line, not end.
+        ends = time.monotonic() + 120
+        while self.process.poll() is None:
+            assert time.monotonic() < ends, f"still running after 120 s: {self.seen!r}"
+            self._read(0.2)
         while self._read(0.2):
             pass
-        return code, self.seen.decode("utf-8", "replace")
+        return self.process.returncode, self.seen.decode("utf-8", "replace")
 
     def close(self) -> None:
         if self.process.poll() is None:
