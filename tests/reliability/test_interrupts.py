@@ -54,7 +54,7 @@ def big_store(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def proxy(moto_fixture_store: str) -> Iterator[FaultProxy]:
-    with running_fault_proxy(moto_fixture_store, lifetime=600) as running:
+    with running_fault_proxy(moto_fixture_store) as running:
         yield running
 
 

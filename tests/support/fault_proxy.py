@@ -5,9 +5,9 @@ proxy answers with an S3 error, sleeps past the client's read timeout, resets th
 or sends half a body. It also keeps a request log (method, path, status, fault), which is how
 tests prove what a command asked of the store.
 
-Bounded: a thread per connection, at most MAX_CONNECTIONS at once (daemon threads); every
-wait is cut short when the proxy stops, and the proxy stops by itself after ``lifetime``
-seconds if a test forgets to.
+Bounded: a thread per connection, at most MAX_CONNECTIONS at once (daemon threads, which
+never hold the process's exit); every wait is cut short when the proxy stops. It counts its
+open connections, so a test can prove that a client closed all of its own.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 import http.client
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ from support.quiet_server import QuietThreadingHTTPServer
 FaultKind = Literal["error", "timeout", "reset", "truncate", "trickle"]
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "proxy-connection"})
 _UPSTREAM_TIMEOUT = 30.0
-MAX_CONNECTIONS = 64  # open client connections at once; more wait for a free slot
+MAX_CONNECTIONS = 256  # open client connections at once; more wait for a free slot
 
 
 @dataclass
@@ -79,6 +80,7 @@ class FaultProxy:
     log: list[LoggedRequest] = field(default_factory=list)
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    open_connections: int = 0  # client connections the proxy holds now
 
     def plan(self, *faults: Fault) -> None:
         """Replace the planned faults (and keep the log)."""
@@ -107,6 +109,18 @@ class FaultProxy:
         with self.lock:
             self.log.append(entry)
 
+    def count_connection(self, change: int) -> None:
+        with self.lock:
+            self.open_connections += change
+
+    def connections_left_open(self, timeout: float = 10.0) -> int:
+        """Client connections still open once every client had ``timeout`` seconds to close
+        its own (the proxy sees a close when its thread next reads the connection)."""
+        deadline = time.monotonic() + timeout
+        while self.open_connections and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.open_connections
+
 
 def _error_body(fault: Fault, path: str) -> bytes:
     return (
@@ -117,17 +131,29 @@ def _error_body(fault: Fault, path: str) -> bytes:
 
 
 class _BoundedServer(QuietThreadingHTTPServer):
-    """A thread per connection, at most MAX_CONNECTIONS of them; daemon threads."""
+    """A thread per connection, at most MAX_CONNECTIONS of them; daemon threads. The open
+    connections are counted in ``proxy.open_connections``."""
 
-    def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
-        super().__init__(("127.0.0.1", 0), handler)
+    def __init__(self, proxy: FaultProxy) -> None:
+        super().__init__(("127.0.0.1", 0), _handler(proxy))
+        self.proxy = proxy
         self.slots = threading.BoundedSemaphore(MAX_CONNECTIONS)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        self.slots.acquire()
+        if not self.slots.acquire(blocking=False):
+            # Every new connection now waits, and its client sees only a read timeout: the
+            # failing test's captured stderr says why.
+            print(
+                f"fault proxy: {MAX_CONNECTIONS} client connections open at once, new ones "
+                "wait (is a client leaving its connections open?)",
+                file=sys.stderr,
+            )
+            self.slots.acquire()
+        self.proxy.count_connection(+1)
         try:
             super().process_request(request, client_address)
         except BaseException:
+            self.proxy.count_connection(-1)
             self.slots.release()
             raise
 
@@ -135,6 +161,7 @@ class _BoundedServer(QuietThreadingHTTPServer):
         try:
             super().process_request_thread(request, client_address)
         finally:
+            self.proxy.count_connection(-1)
             self.slots.release()
 
 
@@ -251,22 +278,21 @@ def _handler(proxy: FaultProxy) -> type[BaseHTTPRequestHandler]:
 
 
 @contextmanager
-def running_fault_proxy(upstream: str, *, lifetime: float = 120.0) -> Iterator[FaultProxy]:
-    """Start a proxy to ``upstream`` on 127.0.0.1 and a free port; stop it afterwards (or after
-    ``lifetime`` seconds, whichever comes first)."""
+def running_fault_proxy(upstream: str) -> Iterator[FaultProxy]:
+    """Start a proxy to ``upstream`` on 127.0.0.1 and a free port; stop it afterwards.
+
+    It has no lifetime of its own: one that stopped itself mid-module (it had 120 s) would
+    leave its port accepting connections that nobody answers, and the module's later tests
+    would fail on read timeouts that name nothing."""
     proxy = FaultProxy(upstream)
-    server = _BoundedServer(_handler(proxy))
+    server = _BoundedServer(proxy)
     host, port = server.server_address[:2]
     proxy.url = f"http://{host}:{port}"
     serving = threading.Thread(target=server.serve_forever, name="fault-proxy", daemon=True)
     serving.start()
-    deadline = threading.Timer(lifetime, server.shutdown)
-    deadline.daemon = True
-    deadline.start()
     try:
         yield proxy
     finally:
-        deadline.cancel()
         proxy.stopping.set()
         server.shutdown()
         server.server_close()
