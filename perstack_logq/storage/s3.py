@@ -155,6 +155,27 @@ def _watch_connections(client: Any) -> None:
     classes["https"] = _WatchedHTTPSConnectionPool
 
 
+def _close_pooled_connections(client: Any) -> None:
+    """Close ``client``'s pooled connections now, not when the garbage collector gets to them.
+
+    botocore's ``client.close()`` only empties urllib3's pool managers, and since urllib3 2.0.3
+    an emptied pool's connections are closed when the pool is freed (urllib3/urllib3#3082). A
+    failed read's traceback holds the pool in a reference cycle, so a sync that failed left
+    a socket per reader thread open until the next full collection: in a notebook, or in any
+    process that carries on after the error. Private attributes again (see
+    ``_watch_connections``); a botocore without them keeps its own ``close()`` alone."""
+    try:
+        session = client._endpoint.http_session
+        managers = [session._manager, *session._proxy_managers.values()]
+    except AttributeError:
+        return
+    for manager in managers:
+        for key in list(manager.pools.keys()):
+            pool = manager.pools.get(key)
+            if pool is not None:
+                pool.close()
+
+
 class SecretSettings(dict[str, Any]):
     """A dict that holds credentials and refuses to show them if printed or logged by mistake."""
 
@@ -376,6 +397,7 @@ class ObjectStoreStorage(Storage):
             yield from read_concurrently(executor, read, keys, 2 * self.concurrency)
 
     def close(self) -> None:
+        _close_pooled_connections(self._client)
         self._client.close()
 
     # --- for DuckDB httpfs --------------------------------------------------------------------

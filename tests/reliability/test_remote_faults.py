@@ -37,11 +37,14 @@ def proxy(moto_fixture_store: str) -> Iterator[FaultProxy]:
 
 @pytest.fixture
 def faults(proxy: FaultProxy) -> Iterator[FaultProxy]:
-    """The proxy with no fault planned and an empty log; faults are cleared afterwards."""
+    """The proxy with no fault planned and an empty log; faults are cleared afterwards, and
+    the test must have closed every connection it opened (the proxy serves the whole module:
+    connections left open add up until it can take no more)."""
     proxy.plan()
     proxy.clear_log()
     yield proxy
     proxy.plan()
+    assert proxy.connections_left_open() == 0, "the test left connections to the store open"
 
 
 @pytest.fixture
@@ -65,7 +68,11 @@ def _read_timeout(fault: Fault) -> float:
 
 
 def _storage(
-    proxy: FaultProxy, *, max_attempts: int = 3, read_timeout: float = _READ_TIMEOUT
+    proxy: FaultProxy,
+    *,
+    max_attempts: int = 3,
+    read_timeout: float = _READ_TIMEOUT,
+    concurrency: int = 2,
 ) -> S3Storage:
     config = S3Config(
         bucket=FIXTURE_BUCKET,
@@ -74,7 +81,9 @@ def _storage(
         endpoint=proxy.url,
         force_path_style=True,
     )
-    return S3Storage(config, concurrency=2, max_attempts=max_attempts, read_timeout=read_timeout)
+    return S3Storage(
+        config, concurrency=concurrency, max_attempts=max_attempts, read_timeout=read_timeout
+    )
 
 
 def _read_one(storage: S3Storage) -> bytes | ReadFailure:
@@ -268,6 +277,24 @@ def test_a_throttled_read_in_the_cli_names_the_key(via_proxy: FaultProxy) -> Non
         f"Error: Cannot read {URL}{KEY}: InternalError (HTTP 500), gave up after 5 attempts"
     ]
     assert len(via_proxy.requests(KEY)) == 5
+
+
+def test_a_failed_read_leaves_no_connection_open_once_closed(
+    faults: FaultProxy, aws_test_credentials: None
+) -> None:
+    """The error's traceback keeps the storage, its client and their connection pool alive:
+    ``close()`` still closes every connection at once (urllib3 2 leaves an emptied pool's
+    connections to the garbage collector)."""
+    faults.plan(Fault("error", 403, "InvalidAccessKeyId", times=None, path_contains="/runs/"))
+    storage = _storage(faults, concurrency=8)
+    keys = [info.key for info in storage.list_objects()]
+    with pytest.raises(StorageError) as caught:
+        list(storage.read_objects(keys))
+    assert "invalid credentials" in str(caught.value)
+    assert faults.open_connections > 1  # the readers' connections, pooled for reuse
+    storage.close()
+    assert faults.connections_left_open() == 0
+    assert caught.value.__traceback__ is not None  # still held, and the pool with it
 
 
 # --- a listing in key ranges -------------------------------------------------------------------
