@@ -309,11 +309,16 @@ def _is_real_dir(entry: os.DirEntry[str]) -> bool:
         return False
 
 
+# Where a backslash separates directories (Windows), a key holding one could climb out of the
+# root; elsewhere it is an ordinary character of a file name, and a job may have it in its id.
+_OTHER_SEPARATORS = tuple(sep for sep in (os.sep, os.altsep) if sep and sep != "/")
+
+
 def _is_safe_key(key: str, *, allow_empty: bool) -> bool:
     """A store-relative key that stays inside the root once joined to it."""
     if not key:
         return allow_empty
-    if key.startswith("/") or "\\" in key or "\x00" in key:
+    if key.startswith("/") or "\x00" in key or any(sep in key for sep in _OTHER_SEPARATORS):
         return False
     return all(part not in ("", ".", "..") for part in key.split("/"))
 

@@ -121,6 +121,7 @@ KEY_TEXT = st.text(
     ),
     job=KEY_TEXT,
 )
+@example(name="event-0-0-0.json", job="\\")  # once made `perstack log` exit 3 for the whole store
 def test_no_key_name_on_the_filesystem_ends_in_exit_1(
     tmp_path_factory: pytest.TempPathFactory, name: str, job: str
 ) -> None:
