@@ -319,7 +319,11 @@ def open_storage(
     if endpoint is not None:
         storage_config = with_endpoint(storage_config, endpoint)
     storage = create_storage_from_config(storage_config, concurrency=concurrency)
-    storage.check()
+    try:
+        storage.check()
+    except BaseException:
+        storage.close()  # its connections, now: the error's traceback may keep it alive
+        raise
     return storage
 
 
@@ -382,13 +386,17 @@ def connect(
     storage = open_storage(
         location, config=config, cwd=cwd, concurrency=concurrency, endpoint=endpoint
     )
-    database = open_database(
-        storage,
-        use_cache=cache,
-        cache_dir=_optional_path(cache_dir),
-        direct_reads=direct_reads,
-        memory_limit=memory_limit,
-    )
+    try:
+        database = open_database(
+            storage,
+            use_cache=cache,
+            cache_dir=_optional_path(cache_dir),
+            direct_reads=direct_reads,
+            memory_limit=memory_limit,
+        )
+    except BaseException:
+        storage.close()
+        raise
     return History(
         storage,
         database,
