@@ -35,6 +35,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, ClassVar
@@ -176,6 +177,22 @@ def _close_pooled_connections(client: Any) -> None:
                 pool.close()
 
 
+def _refuse_requests_once(closed: threading.Event, client: Any, location: str) -> None:
+    """Make ``client`` refuse to send a request once ``closed`` is set.
+
+    A closed client still sends: it opens a new pool and connection for the request, which
+    nothing closes. A key range listing on its daemon thread can still be retrying when
+    another range's failure has ended the listing and the store was closed. The hook holds
+    the event, not the storage: a storage the hook referred to would be freed only by the
+    garbage collector, and with it the connections of a storage nobody closed."""
+
+    def refuse(**_: Any) -> None:
+        if closed.is_set():
+            raise StorageError(f"{location}: the connection to the store was closed")
+
+    client.meta.events.register("before-send.s3", refuse)
+
+
 class SecretSettings(dict[str, Any]):
     """A dict that holds credentials and refuses to show them if printed or logged by mistake."""
 
@@ -227,6 +244,7 @@ class ObjectStoreStorage(Storage):
             deadline.deadline_from_environment() if request_deadline is None else request_deadline
         )
         self._fast_store: Any = None  # obstore's store, made on the first bulk read
+        self._closed = threading.Event()
         # With neither, the client's region is only a default (us-east-1, AWS_DEFAULT_REGION):
         # botocore follows S3's redirects to the bucket's region, DuckDB httpfs does not.
         self._region_is_known = region is not None or endpoint_url is not None
@@ -253,6 +271,7 @@ class ObjectStoreStorage(Storage):
             # so the session is only used here and in httpfs_settings (caller's thread).
             self._client = self._session.client("s3", endpoint_url=endpoint_url, config=config)
             _watch_connections(self._client)
+            _refuse_requests_once(self._closed, self._client, location)
         except boto_errors.InvalidRegionError as exc:
             region_name = exc.kwargs.get("region_name")
             raise ConfigError(f"{location}: invalid region {region_name!r}") from None
@@ -397,6 +416,7 @@ class ObjectStoreStorage(Storage):
             yield from read_concurrently(executor, read, keys, 2 * self.concurrency)
 
     def close(self) -> None:
+        self._closed.set()
         _close_pooled_connections(self._client)
         self._client.close()
 

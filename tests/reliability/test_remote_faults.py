@@ -18,6 +18,7 @@ from reliability_support import Result, cli
 from support import FIXTURE_BUCKET, FIXTURE_PREFIX
 from support.fault_proxy import Fault, FaultProxy, running_fault_proxy
 
+from perstack_logq import connect
 from perstack_logq.config import S3Config
 from perstack_logq.errors import StorageError
 from perstack_logq.storage.base import ReadFailure
@@ -295,6 +296,27 @@ def test_a_failed_read_leaves_no_connection_open_once_closed(
     storage.close()
     assert faults.connections_left_open() == 0
     assert caught.value.__traceback__ is not None  # still held, and the pool with it
+
+
+def test_a_closed_storage_sends_nothing(faults: FaultProxy, aws_test_credentials: None) -> None:
+    """A thread still at work once the storage is closed (a key range retrying after another
+    failed) gets an error instead of a new connection that nothing would close."""
+    storage = _storage(faults)
+    storage.close()
+    with pytest.raises(StorageError, match="the connection to the store was closed"):
+        list(storage.list_objects())
+    assert faults.requests() == []
+    assert faults.open_connections == 0
+
+
+def test_a_store_failing_its_check_leaves_no_connection_open(via_proxy: FaultProxy) -> None:
+    """``connect()`` fails on its first request; the error, still held, holds the storage in
+    its traceback, which connect() closed before raising."""
+    via_proxy.plan(Fault("error", 403, "AccessDenied", times=None))
+    with pytest.raises(StorageError, match="Access denied") as caught:
+        connect(URL, cache=False)
+    assert via_proxy.connections_left_open() == 0
+    assert caught.value.__traceback__ is not None
 
 
 # --- a listing in key ranges -------------------------------------------------------------------
