@@ -60,6 +60,7 @@ _SYNC_DIRS = schema.Table(
 )
 _INT64_MAX = 2**63 - 1
 _LISTING_BATCH = 50_000
+_SMALL_APPEND = 1_000  # rows: fewer are inserted without Arrow (see _append)
 _LISTING_PROGRESS_EVERY = 1_000  # keys: one S3 page
 _SETTLED_AFTER_NS = 2_000_000_000
 # One batch (read, decoded, committed in one transaction) holds at most this much JSON or this
@@ -449,6 +450,15 @@ class Database:
     def _append(self, table: schema.Table, rows: list[tuple]) -> int:
         if not rows:
             return 0
+        if len(rows) <= _SMALL_APPEND:
+            # A few rows go as one parameterized VALUES list: Arrow would cost its import and
+            # DuckDB's Arrow scan (pyarrow.dataset), 0.1 s of a warm `perstack log`.
+            row_marks = "(" + ", ".join("?" * len(table.columns)) + ")"
+            self.connection.execute(
+                f"INSERT INTO {table.name} VALUES " + ", ".join([row_marks] * len(rows)),
+                [value for row in rows for value in row],
+            )
+            return len(rows)
         self.connection.register("listed_batch", rows_to_table(rows, table.arrow_schema))
         self.connection.execute(f"INSERT INTO {table.name} SELECT * FROM listed_batch")
         self.connection.unregister("listed_batch")

@@ -32,6 +32,7 @@ from support.moto_server import (
 
 from perstack_logq.api import TABLES
 from perstack_logq.config import R2Config, S3Config
+from perstack_logq.engine import database as database_module
 from perstack_logq.engine.cache import cache_path, open_database
 from perstack_logq.engine.database import Database
 from perstack_logq.storage.base import Storage
@@ -226,6 +227,32 @@ def test_job_scoped_sync_then_full_sync_matches(store: MutableStore, tmp_path: P
         assert_same_tables(snapshot(database), fresh_snapshot(store.storage))
     finally:
         database.close()
+
+
+@pytest.mark.parametrize("store", ["filesystem"], indirect=True)
+def test_a_listing_appended_without_arrow_is_the_same_as_with_it(
+    store: MutableStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small listings are inserted as VALUES lists, big ones through Arrow: same rows."""
+    listed: dict[int, dict[str, pa.Table]] = {}
+    for small_append in (0, 1_000_000):
+        monkeypatch.setattr(database_module, "_SMALL_APPEND", small_append)
+        database = open_database(store.storage, cache_dir=tmp_path / f"cache-{small_append}")
+        try:
+            database.sync()
+            database.sync([_job_ids(fixture_files())[0]])
+            listed[small_append] = {
+                **snapshot(database),
+                **{
+                    name: database.sql(f"SELECT * FROM {name} ORDER BY ALL").to_arrow_table()
+                    for name in ("_listing", "_dirs")
+                },
+            }
+        finally:
+            database.close()
+    assert listed[0]["_listing"].num_rows == len(fixture_files())
+    assert listed[0]["_dirs"].num_rows > 0
+    assert_same_tables(listed[1_000_000], listed[0])
 
 
 # -- interrupted sync -------------------------------------------------------------------------
