@@ -1300,7 +1300,7 @@ def entry_point() -> None:
     # process pandas is not there (both libraries treat a failed import as "not installed").
     # main() leaves imports alone: notebooks and programs that call it may use pandas.
     sys.meta_path.insert(0, _PandasHidden())
-    # Until a store is open a command mostly imports: typer, pydantic, duckdb, pyarrow, some
+    # Until a store is open a command mostly imports: typer, duckdb, pyarrow, some
     # 400 modules and 66,000 long-lived objects, which the collector would walk again and again
     # (about 70 passes, some of them full) to free nothing: ~30 ms of a 0.6 s `perstack log`.
     # So collection waits for Common.open(); a command that opens no store (--help, queries)
