@@ -26,7 +26,13 @@ from typer.core import TyperCommand
 from typer.exceptions import TyperException
 
 from perstack_logq.errors import LogqError, UsageError
-from perstack_logq.views.terminal import EscapingStream, ReaderGone, json_text, unescaped
+from perstack_logq.views.terminal import (
+    EscapingStream,
+    ReaderGone,
+    json_text,
+    unescaped,
+    write_clean_bytes,
+)
 
 if TYPE_CHECKING:
     # Type hints only: typer vendors click, and a base install has no click package.
@@ -291,11 +297,17 @@ def log(
         history.database.default_progress = _progress_printer(
             "json" if as_json else "table", listing_only=True
         )
-        output = build_log(history.database, request, conversations=as_json)
+        output = build_log(
+            history.database,
+            request,
+            conversations=as_json,
+            compact_json=as_json and not pretty,
+        )
         if output is None:
             print("No data found")
         elif as_json:
-            print(render.format_json(output, pretty=pretty))
+            write_clean_bytes(sys.stdout, render.format_json_bytes(output, pretty=pretty))
+            print()
         else:
             print(
                 render.format_terminal(output, verbose=verbose, messages=messages, summary=summary)

@@ -136,6 +136,11 @@ def canonical_job(obj: dict[str, Any]) -> dict[str, Any]:
     return _job(obj)
 
 
+def canonical_message(obj: dict[str, Any]) -> dict[str, Any]:
+    """A checkpoint's message as ``messageSchema.parse`` would order it."""
+    return _message(obj)
+
+
 def canonical_checkpoint(obj: dict[str, Any]) -> dict[str, Any]:
     """A checkpoint as ``checkpointSchema.parse`` would order it (unknown keys kept, last)."""
     return _checkpoint(obj)

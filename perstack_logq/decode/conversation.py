@@ -7,8 +7,15 @@ square of a session's length (spec §5). A message keeps its id in every record 
 so each is kept once per job, as a row of ``messages`` (its run, its position and the first
 checkpoint that held it), and a record keeps in place of its ``messages`` a marker: the ids it
 held, in order, and a digest of them as stored. ``rebuild_messages`` puts them back byte for
-byte, or says it cannot (the digest differs: say a resumed run wrote the same messages in
-another key order), and the caller then reads that one file again.
+byte, or says it cannot (the digest differs), and the caller then reads that one file again.
+
+A run that resumes from a checkpoint (a continued job, a coordinator back from its delegates)
+reloads the conversation so far through the runtime's schema: those messages come back with
+their keys in schema order (``id`` first), while the row keeps the order the message was built
+in. The marker says which messages a record holds with ``id`` first (``idFirst``: ranges of
+positions), and a conversation that does not match as stored is tried once more with those
+messages in schema order (decode/canonical.py). Without that, every record of a resumed run
+would be read again from the store.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
+
+from perstack_logq.decode.canonical import canonical_message
 
 JsonObject = dict[str, Any]
 
@@ -158,12 +167,29 @@ def strip_conversation(
         )
     # orjson writes a list as its items joined by commas, so the digest of the whole list is
     # that of its messages' rows put back together (decode/conversation.rebuild_messages).
-    holder["messages"] = {
+    marker: JsonObject = {
         MARKER: "messages",
         "ids": [message["id"] for message in messages],
         "digest": digest(conversation),
     }
+    id_first = _id_first_ranges(messages)
+    if id_first:
+        marker["idFirst"] = id_first
+    holder["messages"] = marker
     return rows
+
+
+def _id_first_ranges(messages: list[JsonObject]) -> list[list[int]]:
+    """The positions of the messages whose first key is ``id``, as [start, end) ranges: a
+    resumed run's reloaded messages are one range (its conversation so far)."""
+    ranges: list[list[int]] = []
+    for position, message in enumerate(messages):
+        if next(iter(message)) == "id":
+            if ranges and ranges[-1][1] == position:
+                ranges[-1][1] = position + 1
+            else:
+                ranges.append([position, position + 1])
+    return ranges
 
 
 def marked(value: Any) -> bool:
@@ -179,23 +205,64 @@ def marked_holders(record: Any, *, is_event: bool) -> Iterator[JsonObject]:
             yield holder
 
 
-# A message id of the job -> the message as stored (None when the job has no such message).
-StoredMessage = Callable[[str], bytes | None]
+# A message id of the job, and whether it is wanted in schema order (as a resumed run reloads
+# it) -> the message's JSON (None when the job has no such message).
+StoredMessage = Callable[[str, bool], bytes | None]
+# A conversation's (message id, in schema order) pairs and its JSON -> what goes back in the
+# record.
+PutBack = Callable[[list[tuple[str, bool]], bytes], Any]
 
 
-def rebuild_messages(record: JsonObject, *, is_event: bool, stored: StoredMessage) -> bool:
+def _parsed_conversation(forms: list[tuple[str, bool]], conversation: bytes) -> Any:
+    return orjson.loads(conversation)
+
+
+def rebuild_messages(
+    record: JsonObject,
+    *,
+    is_event: bool,
+    stored: StoredMessage,
+    put_back: PutBack = _parsed_conversation,
+) -> bool:
     """Put every marked conversation of a parsed record back in place; False when one cannot
-    be rebuilt exactly (the record is then left partly rebuilt: read the file again)."""
+    be rebuilt exactly (the record is then left partly rebuilt: read the file again).
+
+    ``put_back`` makes what replaces a marker, from the conversation checked against its
+    digest: by default the messages parsed."""
     for holder in marked_holders(record, is_event=is_event):
         marker = holder["messages"]
         ids = marker.get("ids")
         if not isinstance(ids, list):
             return False
-        messages = [stored(message_id) for message_id in ids]
-        if any(message is None for message in messages):
+        for forms in _candidate_forms(ids, marker.get("idFirst")):
+            messages = [stored(message_id, reloaded) for message_id, reloaded in forms]
+            if any(message is None for message in messages):
+                return False
+            conversation = b"[" + b",".join(messages) + b"]"  # type: ignore[arg-type]
+            if digest(conversation) == marker.get("digest"):
+                break
+        else:
             return False
-        conversation = b"[" + b",".join(messages) + b"]"  # type: ignore[arg-type]
-        if digest(conversation) != marker.get("digest"):
-            return False
-        holder["messages"] = orjson.loads(conversation)
+        holder["messages"] = put_back(forms, conversation)
     return True
+
+
+def in_schema_order(message: bytes) -> bytes:
+    """A stored message's JSON with its keys as a resumed run reloads them (schema order)."""
+    return orjson.dumps(canonical_message(orjson.loads(message)))
+
+
+def _candidate_forms(ids: list[str], id_first: Any) -> Iterator[list[tuple[str, bool]]]:
+    """The forms a conversation may hold its messages in: each as stored; then, when the
+    record held some with ``id`` first, those in schema order."""
+    yield [(message_id, False) for message_id in ids]
+    if not isinstance(id_first, list) or not id_first:
+        return
+    reloaded = [False] * len(ids)
+    for bounds in id_first:
+        # A marker is ours, but a store's file can hold one too: it must not break this.
+        if not (isinstance(bounds, list) and [type(b) for b in bounds] == [int, int]):
+            return
+        start, end = bounds
+        reloaded[start:end] = [True] * len(reloaded[start:end])
+    yield list(zip(ids, reloaded, strict=True))

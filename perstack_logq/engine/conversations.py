@@ -3,15 +3,22 @@
 The cache keeps each message once (decode/conversation.py); the log view prints records as the
 store holds them. This puts each record's messages back from the job's ``messages`` rows and,
 for the rare record that cannot be rebuilt exactly, reads its one file from the store again.
+
+A view that prints compact JSON can have each conversation put back as the JSON text it prints
+(an orjson Fragment) instead of as Python objects. A long session's records hold its messages
+hundreds of times over: each message is then rendered once per job, and the copies are joined
+as bytes, not parsed, converted and written again for every record that holds them.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import orjson
 
-from perstack_logq.decode.conversation import MARKER, rebuild_messages
+from perstack_logq.decode.conversation import MARKER, in_schema_order, rebuild_messages
 from perstack_logq.decode.secrets import mask_secret_values
 from perstack_logq.engine.database import Database
 from perstack_logq.errors import StorageError
@@ -19,14 +26,26 @@ from perstack_logq.storage.base import ReadFailure
 
 _JOB_MESSAGES = "SELECT message_id, message FROM messages WHERE job_id = $job_id"
 
+# A message as stored, and whether a checkpoint file (not an event) holds it -> the JSON text
+# a view prints for it, or None when it has none (the conversation then goes back parsed).
+MessageRenderer = Callable[[bytes, bool], bytes | None]
+
 
 class ConversationRestorer:
-    """Restores the records of one job; its messages are read once, on first need."""
+    """Restores the records of one job; its messages are read once, on first need.
 
-    def __init__(self, database: Database, job_id: str) -> None:
+    With ``render``, conversations go back as the JSON text it makes of their messages.
+    """
+
+    def __init__(
+        self, database: Database, job_id: str, *, render: MessageRenderer | None = None
+    ) -> None:
         self._database = database
         self._job_id = job_id
         self._messages: dict[str, bytes] | None = None
+        self.render = render
+        self._reloaded: dict[str, bytes] = {}
+        self._rendered: dict[tuple[str, bool, bool], bytes | None] = {}
         self.files_read_again = 0
 
     def restore(self, record_text: str, source_key: str, *, is_event: bool) -> Any:
@@ -34,9 +53,35 @@ class ConversationRestorer:
         record = orjson.loads(record_text)
         if MARKER not in record_text:
             return record
-        if rebuild_messages(record, is_event=is_event, stored=self._stored):
+        if self.render is None:
+            rebuilt = rebuild_messages(record, is_event=is_event, stored=self._stored)
+        else:
+            rendered = partial(self._rendered_conversation, in_checkpoint_file=not is_event)
+            rebuilt = rebuild_messages(
+                record, is_event=is_event, stored=self._stored, put_back=rendered
+            )
+        if rebuilt:
             return record
         return self._read_again(source_key)
+
+    def _rendered_conversation(
+        self, forms: list[tuple[str, bool]], conversation: bytes, *, in_checkpoint_file: bool
+    ) -> Any:
+        """The conversation as one Fragment of rendered messages, or parsed when one of them
+        has no rendering."""
+        assert self.render is not None
+        parts = []
+        for message_id, reloaded in forms:
+            key = (message_id, reloaded, in_checkpoint_file)
+            if key not in self._rendered:
+                message = self._stored(message_id, reloaded)
+                assert message is not None  # rebuild_messages found it
+                self._rendered[key] = self.render(message, in_checkpoint_file)
+            part = self._rendered[key]
+            if part is None:
+                return orjson.loads(conversation)
+            parts.append(part)
+        return orjson.Fragment(b"[" + b",".join(parts) + b"]")
 
     def load(self) -> None:
         """Read the job's messages now: a restore inside a query (``--filter`` runs as a
@@ -45,10 +90,16 @@ class ConversationRestorer:
             rows = self._database.sql(_JOB_MESSAGES, params={"job_id": self._job_id}).fetchall()
             self._messages = {message_id: message.encode() for message_id, message in rows}
 
-    def _stored(self, message_id: str) -> bytes | None:
+    def _stored(self, message_id: str, reloaded: bool) -> bytes | None:
+        """A message as its row keeps it, or in schema order (as a resumed run reloads it)."""
         self.load()
         assert self._messages is not None
-        return self._messages.get(message_id)
+        message = self._messages.get(message_id)
+        if message is None or not reloaded:
+            return message
+        if message_id not in self._reloaded:
+            self._reloaded[message_id] = in_schema_order(message)
+        return self._reloaded[message_id]
 
     def _read_again(self, key: str) -> Any:
         self.files_read_again += 1

@@ -200,7 +200,7 @@ def show_job(ctx: ToolContext, **options: Any) -> dict[str, Any]:
     # The server has checked the options against the schema above; parse_log_request holds
     # the one list of them and checks their values as the CLI's.
     request = parse_log_request(**options)
-    output = build_log(ctx.history.database, request)
+    output = build_log(ctx.history.database, request, compact_json=True)
     if output is None:
         return {"message": "No data found"}
     view = record_times_iso(orjson.loads(format_json(output, pretty=False)))

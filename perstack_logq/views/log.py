@@ -32,6 +32,7 @@ from perstack_logq.views.filters import (
     summarize,
 )
 from perstack_logq.views.model import LogOutput
+from perstack_logq.views.render import compact_message_json
 
 DEFAULT_TAKE = 100
 _FILTER_MARKER = "/* filters */ TRUE"
@@ -115,13 +116,19 @@ def latest_job_id(database: Database) -> str | None:
 
 
 def build_log(
-    database: Database, request: LogRequest, *, conversations: bool = True
+    database: Database,
+    request: LogRequest,
+    *,
+    conversations: bool = True,
+    compact_json: bool = False,
 ) -> LogOutput | None:
     """The answer to one ``perstack log`` request; None means the original's `No data found`.
 
     ``conversations``: the events and checkpoints hold their conversations, as the store does
     (what ``--json`` prints). The terminal view never shows an event's conversation, so it
     skips putting them back (the cache keeps each message once: engine/conversations.py).
+    ``compact_json``: they hold them as the JSON text compact ``--json`` prints, for
+    ``format_json(output, pretty=False)`` alone (engine/conversations.py says why).
     """
     is_latest = request.job is None
     job_id = request.job if request.job is not None else latest_job_id(database)
@@ -133,7 +140,9 @@ def build_log(
         return None
     checkpoint = None
     run_id = request.run
-    restorer = ConversationRestorer(database, job_id)
+    restorer = ConversationRestorer(
+        database, job_id, render=compact_message_json if compact_json else None
+    )
     if request.checkpoint is not None:
         row = database.sql(
             sql_file("log", "checkpoint").text,
@@ -264,7 +273,9 @@ def _events(
         if "messages" in condition.field:
             # A path into a conversation (only a "messages" key reaches one): the event as
             # stored, its messages put back.
-            filter_restorer = restorer or ConversationRestorer(database, job_id)
+            # The filter reads the conversations as values, never as rendered text.
+            plain = restorer is not None and restorer.render is None
+            filter_restorer = restorer if plain else ConversationRestorer(database, job_id)
             filter_restorer.load()
 
             def matches(record: str, key: str) -> bool:

@@ -38,9 +38,10 @@ from typing import Any
 
 import orjson
 
+from perstack_logq.decode.canonical import canonical_message
 from perstack_logq.errors import LogqError
 from perstack_logq.views.model import JsonObject, LogOutput, LogSummary
-from perstack_logq.views.terminal import json_text
+from perstack_logq.views.terminal import json_bytes
 
 
 class _Undefined:
@@ -485,6 +486,20 @@ def _json_string_with_surrogates(text: str) -> str:
     return "".join(out)
 
 
+def compact_message_json(message: bytes, in_checkpoint_file: bool) -> bytes | None:
+    """A stored message as compact ``--json`` prints it: as JSON.stringify writes it, in zod's
+    key order when a checkpoint file holds it. None for a message nested too deep for orjson
+    (or for Python's default recursion limit): its conversation takes format_json's own path.
+    """
+    value = orjson.loads(message)
+    if in_checkpoint_file:
+        value = canonical_message(value)
+    try:
+        return orjson.dumps(_js_json(value))
+    except (orjson.JSONEncodeError, RecursionError):
+        return None
+
+
 def _summary_json(summary: LogSummary) -> JsonObject:
     data: JsonObject = {
         "totalEvents": summary.total_events,
@@ -498,6 +513,11 @@ def _summary_json(summary: LogSummary) -> JsonObject:
 
 
 def format_json(output: LogOutput, *, pretty: bool) -> str:
+    return format_json_bytes(output, pretty=pretty).decode()
+
+
+def format_json_bytes(output: LogOutput, *, pretty: bool) -> bytes:
+    """``--json`` as UTF-8, terminal-safe (``json_bytes``), as written to stdout."""
     data: JsonObject = {
         "job": output.job,
         "events": output.events,
@@ -523,17 +543,17 @@ def format_json(output: LogOutput, *, pretty: bool) -> str:
     try:
         value = _js_json(data)
         try:
-            text = orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0).decode()
+            text = orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0)
         except orjson.JSONEncodeError:
             text = json.dumps(
                 _without_fragments(value),
                 ensure_ascii=False,
                 indent=2 if pretty else None,
                 separators=(",", ": ") if pretty else (",", ":"),
-            )
+            ).encode()
     finally:
         sys.setrecursionlimit(limit)
-    return json_text(text)
+    return json_bytes(text)
 
 
 def _without_fragments(value: Any) -> Any:

@@ -33,16 +33,24 @@ class MemoryWriter:
 
 @pytest.fixture(scope="module")
 def stores(moto_endpoint: str) -> tuple[str, list[str]]:
-    """The same jobs under two prefixes: the first 10 jobs alone, and all 200."""
+    """The same jobs under two prefixes: the first 10 jobs alone, and all 200.
+
+    The first 10 ids are listed first, then those of the jobs whose runs resumed from a
+    checkpoint (continued, or back from delegates), from all 200."""
     writer = MemoryWriter()
     report = generate_store(writer, jobs=200, seed=5, with_job_files=0.5, with_run_settings=0.5)
     few = set(report.job_ids[:10])
+    resumed = [
+        facts.job_id
+        for facts in report.job_facts.values()
+        if facts.scenario in ("continued", "delegation")
+    ]
     create_bucket(moto_endpoint, BUCKET)
     put_objects_in_process(BUCKET, {f"many/{k}": v for k, v in writer.objects.items()})
     put_objects_in_process(
         BUCKET, {f"few/{k}": v for k, v in writer.objects.items() if k.split("/")[1] in few}
     )
-    return moto_endpoint, report.job_ids[:10]
+    return moto_endpoint, [*report.job_ids[:10], *resumed]
 
 
 def _requests_for(
@@ -136,3 +144,26 @@ def test_direct_reads_fetch_through_httpfs_and_read_the_same_keys(
         if r.method == "GET" and "list-type" not in r.path
     }
     assert heads and heads <= gets
+
+
+def test_a_resumed_run_s_records_are_put_back_without_reading_them_twice(
+    stores: tuple[str, list[str]],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A run resumed from a checkpoint holds the messages it reloaded in schema order, not in
+    the order of the cache's rows: they are still put back from the rows, so `--json` GETs
+    each file of the job once (the sync's read), not again to print it."""
+    endpoint, job_ids = stores
+    resumed = job_ids[10:]
+    assert len(resumed) >= 2
+    for job_id in resumed[:4]:
+        requests = _requests_for(endpoint, "many/", ["--job", job_id], tmp_path, monkeypatch)
+        capsys.readouterr()
+        gets = [
+            key
+            for request, key in zip(requests, _touched_keys(requests), strict=True)
+            if request.method == "GET" and "list-type" not in request.path and key != "many/"
+        ]
+        assert gets and len(gets) == len(set(gets)), job_id

@@ -9,6 +9,8 @@ import orjson
 from perstack_logq.decode.conversation import (
     MARKER,
     MessageRow,
+    StoredMessage,
+    in_schema_order,
     rebuild_messages,
     strip_conversation,
 )
@@ -35,6 +37,17 @@ def _strip(holder: dict[str, Any], known: dict[str, MessageRow]) -> list[Message
     return rows
 
 
+def _rows(known: dict[str, MessageRow]) -> StoredMessage:
+    """The messages as a job's rows keep them, as the cache's restorer reads them."""
+    rows = {row.message_id: row.message for row in known.values()}
+
+    def stored(message_id: str, reloaded: bool) -> bytes | None:
+        message = rows.get(message_id)
+        return in_schema_order(message) if message is not None and reloaded else message
+
+    return stored
+
+
 def test_a_conversation_is_stored_once_and_put_back_as_it_was() -> None:
     first = [_message("m1", "hello"), _message("m2", "world")]
     later = [*first, _message("m3", "again")]
@@ -47,9 +60,8 @@ def test_a_conversation_is_stored_once_and_put_back_as_it_was() -> None:
         ("m3", 2, 2)
     ]
     assert two["messages"][MARKER] == "messages" and two["messages"]["ids"] == ["m1", "m2", "m3"]
-    stored = {row.message_id: row.message for row in known.values()}
     restored = orjson.loads(orjson.dumps(two))
-    assert rebuild_messages(restored, is_event=False, stored=stored.get)
+    assert rebuild_messages(restored, is_event=False, stored=_rows(known))
     assert orjson.dumps(restored) == original
 
 
@@ -64,11 +76,47 @@ def test_another_key_order_or_a_missing_message_is_not_put_back() -> None:
     }
     later = _checkpoint(2, [reordered])
     _strip(later, known)
-    stored = {row.message_id: row.message for row in known.values()}
-    assert not rebuild_messages(later, is_event=False, stored=stored.get)
+    assert not rebuild_messages(later, is_event=False, stored=_rows(known))
     gone = _checkpoint(3, [_message("m9", "x")])
     _strip(gone, {})
-    assert not rebuild_messages(gone, is_event=False, stored=stored.get)
+    assert not rebuild_messages(gone, is_event=False, stored=_rows(known))
+
+
+def test_messages_a_resumed_run_reloaded_in_schema_order_are_put_back() -> None:
+    """The runtime builds a message type first; a run resumed from a checkpoint holds the
+    messages it reloaded with ``id`` first (schema order), and the new ones as built."""
+
+    def built(message_id: str, text: str) -> dict[str, Any]:
+        return {
+            "type": "userMessage",
+            "contents": [{"type": "textPart", "text": text}],
+            "id": message_id,
+        }
+
+    first = [built("m1", "hello"), built("m2", "world")]
+    reloaded = [orjson.loads(in_schema_order(orjson.dumps(m))) for m in first]
+    assert [list(m) for m in reloaded] == [["id", "type", "contents"]] * 2
+    resumed = _checkpoint(2, [*reloaded, built("m3", "again")])
+    known: dict[str, MessageRow] = {}
+    _strip(_checkpoint(1, first), known)
+    original = orjson.dumps(resumed)
+    _strip(resumed, known)
+    assert resumed["messages"]["idFirst"] == [[0, 2]]
+    restored = orjson.loads(orjson.dumps(resumed))
+    assert rebuild_messages(restored, is_event=False, stored=_rows(known))
+    assert orjson.dumps(restored) == original
+
+
+def test_a_marker_written_in_a_store_file_is_not_put_back_and_breaks_nothing() -> None:
+    known: dict[str, MessageRow] = {}
+    _strip(_checkpoint(1, [_message("m1", "hello")]), known)
+    for id_first in ([["a", "b"]], [[0]], "all", [[0, 1]]):
+        forged = {
+            "id": "c9",
+            "runId": "r1",
+            "messages": {MARKER: "messages", "ids": ["m1"], "digest": "0", "idFirst": id_first},
+        }
+        assert not rebuild_messages(forged, is_event=False, stored=_rows(known))
 
 
 def test_conversations_that_cannot_be_keyed_or_written_stay_whole() -> None:

@@ -519,7 +519,9 @@ def test_an_event_nested_hundreds_deep_shows_as_json(store_copy: Path, tmp_path:
         assert len(json.loads(result.stdout)["events"]) > 0
 
 
-@pytest.mark.parametrize("command", ["jobs", "--take 0", "query 'SELECT * FROM range(200000)'"])
+@pytest.mark.parametrize(
+    "command", ["jobs", "--take 0", "--take 0 --json", "query 'SELECT * FROM range(200000)'"]
+)
 def test_a_closed_pipe_exits_quietly_with_0(command: str, tmp_path: Path) -> None:
     from support import FIXTURE_STORE
 
@@ -532,6 +534,23 @@ def test_a_closed_pipe_exits_quietly_with_0(command: str, tmp_path: Path) -> Non
         code = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=True)
         assert code.stdout.strip() == "0", err.read_text()
         assert "Error" not in err.read_text()
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full")
+@pytest.mark.parametrize("command", ["--take 0", "--take 0 --json"])
+def test_a_full_output_is_one_line_and_exit_2(command: str, tmp_path: Path) -> None:
+    """`--json` goes to stdout as bytes, beneath the escaping stream: its errors still say
+    one line."""
+    from support import FIXTURE_STORE
+
+    shell = (
+        f"{PERSTACK} log {command} --storage {FIXTURE_STORE} --cache-dir {tmp_path / 'c'} "
+        ">/dev/full"
+    )
+    result = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.startswith("Error: Cannot write the output: No space left on device")
+    assert result.stderr.count("\n") == 1, result.stderr
 
 
 # -- 7. rendering ------------------------------------------------------------------------------
