@@ -277,16 +277,20 @@ class Database:
         state = SyncProgress(listing=self.storage.get_storage_info().location)
         if job_ids is None:
             listing, recheck = self._full_listing(rescan=rescan)
-            listed = self._load_listing(listing, recheck, progress, state)
-            if listed is None:
+            loaded = self._load_listing(listing, recheck, progress, state)
+            if loaded is None:
                 report.listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
                 return report
-            # The last full listing stays: finding the latest job reads event times from it,
-            # and the next full listing starts from it and its directories.
-            con.execute(sql_file("sync", "06_replace_listing").text)
+            listed, as_last_listed = loaded
+            if not as_last_listed:
+                # The last full listing stays: finding the latest job reads event times from
+                # it, and the next full listing starts from it and its directories.
+                con.execute(sql_file("sync", "06_replace_listing").text)
         else:
             scope = (info for job_id in job_ids for info in self.storage.list_job_objects(job_id))
-            listed = self._load_listing(scope, {}, progress, state)
+            loaded = self._load_listing(scope, {}, progress, state)
+            assert loaded is not None  # a job's listing is never trusted as unchanged
+            listed, _ = loaded
         report.listed = listed
         con.execute("DROP TABLE _sync_dirs")
         params = {"kinds": kind_names, "job_ids": None if job_ids is None else list(job_ids)}
@@ -368,12 +372,13 @@ class Database:
         recheck: Mapping[str, tuple],
         progress: ProgressCallback | None,
         state: SyncProgress,
-    ) -> int | None:
-        """Load a listing into ``_sync_listing``; the number of objects it holds.
+    ) -> tuple[int, bool] | None:
+        """Load a listing into ``_sync_listing``: the number of objects it holds, and whether
+        the store is exactly as last listed (the last full listing then needs no replacing).
 
-        None when the listing shows nothing changed since the last full listing (a filesystem
-        listing whose directories are all unchanged, each rechecked file as it was) and the
-        cache holds all of that listing: a sync then has nothing to do, and nothing was loaded.
+        None when nothing changed since the last full listing (a filesystem listing whose
+        directories are all unchanged, each rechecked file as it was) and the cache holds all
+        of that listing: a sync then has nothing to do, and nothing was loaded.
         ``recheck`` maps the files a full listing stats again to their (size, version) in the
         last one.
         """
@@ -418,16 +423,23 @@ class Database:
         if progress:
             progress(state)
         unchanged_store = trusted and not changed and count + len(rows) == len(recheck)
-        if unchanged_store and self._holds_last_listing():
-            # Nothing loaded, not even into Arrow: a fresh cache answers at once (and pyarrow
-            # does not import pandas, when installed, for its first conversion).
-            return None
+        if unchanged_store:
+            if self._holds_last_listing():
+                # Nothing loaded, not even into Arrow: a fresh cache answers at once (and
+                # pyarrow does not import pandas, when installed, for its first conversion).
+                return None
+            # The store is as last listed, but the cache holds only part of it (`perstack log`
+            # reads job.json files and one job): what it lacks is found in the last listing
+            # itself, which stays as it is. Loading the listing again and comparing it with
+            # itself took 0.4 s of a `perstack log` on a 10,000-job store.
+            con.execute("INSERT INTO _sync_listing SELECT * FROM _listing")
+            return con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0], True
         count += self._append(_SYNC_LISTING, rows)
         self._append(_SYNC_DIRS, directories)
         before = con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
         con.execute(sql_file("sync", "05_unchanged_dirs").text)
         count += con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0] - before
-        return count
+        return count, False
 
     def _holds_last_listing(self) -> bool:
         return self.connection.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]

@@ -21,6 +21,7 @@ from perstack_logq.engine import database as database_module
 from perstack_logq.engine.cache import open_database
 from perstack_logq.engine.database import Database
 from perstack_logq.storage.filesystem import FileSystemStorage
+from perstack_logq.storage.layout import KeyKind
 from perstack_logq.synth import DirectoryWriter, generate_store
 
 HOUR_AGO_NS = time.time_ns() - 3600 * 10**9
@@ -171,6 +172,38 @@ def test_an_unchanged_store_is_answered_without_loading_anything(
     report = cache.sync()
     assert (report.read, report.removed) == (0, 0)
     assert report.listed == cache.sql("SELECT count(*) FROM _objects").fetchone()[0]
+
+
+def test_a_partial_cache_of_an_unchanged_store_is_completed_from_its_last_listing(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`perstack log` leaves a cache holding job.json files and one job: with the store as
+    last listed, the next syncs take what they lack from that listing, never loading it again
+    or rewriting it."""
+    database = open_database(FileSystemStorage(store), cache_dir=tmp_path / "cache")
+    try:
+        database.sync(kinds=[KeyKind.JOB])
+        last = [
+            database.sql(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+            for name in ("_listing", "_dirs")
+        ]
+        with monkeypatch.context() as patch:
+
+            def no_loading(*args: object) -> int:
+                raise AssertionError("a store as last listed loaded its listing again")
+
+            patch.setattr(Database, "_append", no_loading)
+            assert database.sync(kinds=[KeyKind.JOB]).read == 0
+            jobs = database.sql("SELECT count(*) FROM _objects").fetchone()[0]
+            assert 0 < jobs == len(files(store, "job.json"))
+            assert database.sync().read == len(list(store.rglob("*.json"))) - jobs
+        assert_same_tables(snapshot(database), fresh_snapshot(database.storage))
+        assert [
+            database.sql(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+            for name in ("_listing", "_dirs")
+        ] == last
+    finally:
+        database.close()
 
 
 def test_an_interrupted_sync_is_completed_although_nothing_changed_since(
