@@ -81,6 +81,15 @@ def _touched_keys(requests: list[LoggedRequest]) -> list[str]:
     return touched
 
 
+def _object_gets(requests: list[LoggedRequest], prefix: str) -> list[str]:
+    """The keys of the objects read, in order (listings and storage.check() left out)."""
+    return [
+        key
+        for request, key in zip(requests, _touched_keys(requests), strict=True)
+        if request.method == "GET" and "list-type" not in request.path and key != prefix
+    ]
+
+
 def test_job_view_requests_do_not_grow_with_other_jobs(
     stores: tuple[str, list[str]],
     tmp_path: Path,
@@ -109,11 +118,7 @@ def test_latest_job_reads_job_files_and_listings_only(
     endpoint, _ = stores
     requests = _requests_for(endpoint, "many/", [], tmp_path, monkeypatch)
     latest = __import__("orjson").loads(capsys.readouterr().out)["job"]["id"]
-    gets = [
-        key
-        for request, key in zip(requests, _touched_keys(requests), strict=True)
-        if "list-type" not in request.path and key != "many/"
-    ]
+    gets = _object_gets(requests, "many/")
     other_files = [
         key
         for key in gets
@@ -161,9 +166,5 @@ def test_a_resumed_run_s_records_are_put_back_without_reading_them_twice(
     for job_id in resumed[:4]:
         requests = _requests_for(endpoint, "many/", ["--job", job_id], tmp_path, monkeypatch)
         capsys.readouterr()
-        gets = [
-            key
-            for request, key in zip(requests, _touched_keys(requests), strict=True)
-            if request.method == "GET" and "list-type" not in request.path and key != "many/"
-        ]
+        gets = _object_gets(requests, "many/")
         assert gets and len(gets) == len(set(gets)), job_id
