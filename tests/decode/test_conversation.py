@@ -48,6 +48,15 @@ def _rows(known: dict[str, MessageRow]) -> StoredMessage:
     return stored
 
 
+def _put_back(stripped: dict[str, Any], known: dict[str, MessageRow]) -> bytes | None:
+    """The stripped record, as the cache keeps it, with its messages put back from the rows;
+    None when they cannot be."""
+    restored = orjson.loads(orjson.dumps(stripped))
+    if not rebuild_messages(restored, is_event=False, stored=_rows(known)):
+        return None
+    return orjson.dumps(restored)
+
+
 def test_a_conversation_is_stored_once_and_put_back_as_it_was() -> None:
     first = [_message("m1", "hello"), _message("m2", "world")]
     later = [*first, _message("m3", "again")]
@@ -60,9 +69,7 @@ def test_a_conversation_is_stored_once_and_put_back_as_it_was() -> None:
         ("m3", 2, 2)
     ]
     assert two["messages"][MARKER] == "messages" and two["messages"]["ids"] == ["m1", "m2", "m3"]
-    restored = orjson.loads(orjson.dumps(two))
-    assert rebuild_messages(restored, is_event=False, stored=_rows(known))
-    assert orjson.dumps(restored) == original
+    assert _put_back(two, known) == original
 
 
 def test_another_key_order_or_a_missing_message_is_not_put_back() -> None:
@@ -102,9 +109,7 @@ def test_messages_a_resumed_run_reloaded_in_schema_order_are_put_back() -> None:
     original = orjson.dumps(resumed)
     _strip(resumed, known)
     assert resumed["messages"]["idFirst"] == [[0, 2]]
-    restored = orjson.loads(orjson.dumps(resumed))
-    assert rebuild_messages(restored, is_event=False, stored=_rows(known))
-    assert orjson.dumps(restored) == original
+    assert _put_back(resumed, known) == original
 
 
 def test_a_marker_written_in_a_store_file_is_not_put_back_and_breaks_nothing() -> None:
