@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import NamedTuple
 
+from perstack_logq.storage.layout import JOB_FILE
+
 
 @dataclass(frozen=True)
 class StorageInfo:
@@ -146,6 +148,22 @@ class Storage(ABC):
 
     def list_job_objects(self, job_id: str) -> Iterator[ObjectInfo]:
         return self.list_objects(f"jobs/{job_id}/")
+
+    # Whether listing the store one job at a time is cheap (a local filesystem: a readdir or a
+    # stat), rather than a request per job (an object store, whose whole listing in pages of
+    # 1,000 keys costs fewer requests than one per job).
+    lists_jobs_cheaply = False
+
+    def list_job_files(self, job_ids: Iterable[str]) -> Iterator[ObjectInfo]:
+        """The job.json of each of these jobs that has one."""
+        for job_id in job_ids:
+            key = f"jobs/{job_id}/{JOB_FILE}"
+            yield from (info for info in self.list_objects(key) if info.key == key)
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """The keys under ``prefix``, in no particular order: ``list_objects`` without sizes
+        or versions, which a backend may skip looking up."""
+        return (info.key for info in self.list_objects(prefix))
 
     def list_run_objects(self, job_id: str, run_id: str) -> Iterator[ObjectInfo]:
         return self.list_objects(f"jobs/{job_id}/runs/{run_id}/")

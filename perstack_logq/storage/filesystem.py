@@ -31,7 +31,7 @@ from perstack_logq.storage.base import (
     StorageInfo,
     read_concurrently,
 )
-from perstack_logq.storage.layout import JOBS_DIR
+from perstack_logq.storage.layout import JOB_FILE, JOBS_DIR, NOT_UTF8
 
 S_ISDIR, S_ISREG = stat.S_ISDIR, stat.S_ISREG
 _entry_name = attrgetter("name")
@@ -86,7 +86,11 @@ class FileSystemStorage(Storage):
         jobs = self.root / JOBS_DIR
         try:
             with os.scandir(jobs) as entries:
-                return sorted(entry.name for entry in entries if _is_real_dir(entry))
+                return sorted(
+                    entry.name
+                    for entry in entries
+                    if _is_real_dir(entry) and not _undecodable(entry.name)
+                )
         except FileNotFoundError:
             self.check()  # a missing root is an error, a missing jobs/ an empty store
             return []
@@ -109,6 +113,43 @@ class FileSystemStorage(Storage):
         for item in self._walk(start_key, 0, name_prefix, {}, {}, {}):
             if type(item) is ObjectInfo:
                 yield item
+
+    lists_jobs_cheaply = True
+
+    def list_job_files(self, job_ids: Iterable[str]) -> Iterator[ObjectInfo]:
+        """The job.json of each of these jobs that has one: one stat a job."""
+        for job_id in job_ids:
+            key = f"{JOBS_DIR}/{job_id}/{JOB_FILE}"
+            if not _is_safe_key(key, allow_empty=False):
+                continue  # no such directory can be listed either
+            info = self._lstat(key)
+            if info is not None and S_ISREG(info.st_mode):
+                yield ObjectInfo(key, info.st_size, str(info.st_mtime_ns))
+
+    def list_keys(self, prefix: str) -> Iterator[str]:
+        """The regular files under the directory ``prefix`` (ending in ``/``), in no particular
+        order, with no stat a file: readdir's entry types tell files from directories (and
+        from symlinks, which are not followed), and a stat costs more than the rest."""
+        if not prefix.endswith("/") or not _is_safe_key(prefix[:-1], allow_empty=False):
+            raise StorageError(f"Invalid store key prefix: {prefix!r}")
+        root = f"{self._root_text}/"
+        pending = [prefix]
+        while pending:
+            key = pending.pop()
+            try:
+                with os.scandir(root + key) as entries:
+                    for entry in entries:
+                        name = entry.name
+                        if _undecodable(name):
+                            yield _stray_key(key, name)
+                        elif entry.is_dir(follow_symlinks=False):
+                            pending.append(f"{key}{name}/")
+                        elif entry.is_file(follow_symlinks=False):
+                            yield key + name
+            except (FileNotFoundError, NotADirectoryError):
+                continue  # removed while we listed (a live store), or never there
+            except OSError as exc:
+                raise StorageError(f"Cannot list {root + key}: {_reason(exc)}") from None
 
     def list_changes(
         self, known: Mapping[str, int | None], recheck: Iterable[str]
@@ -179,7 +220,11 @@ class FileSystemStorage(Storage):
                 except OSError as exc:
                     raise StorageError(f"Cannot list {entry.path}: {_reason(exc)}") from None
                 mode = info.st_mode
-                if S_ISREG(mode):
+                if _undecodable(entry.name):
+                    if S_ISREG(mode) or S_ISDIR(mode):
+                        stray = _stray_key(key, entry.name)
+                        yield ObjectInfo(stray, info.st_size, str(info.st_mtime_ns))
+                elif S_ISREG(mode):
                     yield ObjectInfo(key + entry.name, info.st_size, str(info.st_mtime_ns))
                 elif S_ISDIR(mode):
                     found.append((f"{key}{entry.name}/", info.st_mtime_ns))
@@ -300,6 +345,24 @@ def _read_size(fd: int, size: int) -> bytes:
 def _parent_key(key: str) -> str:
     """``jobs/J/runs/R/`` -> ``jobs/J/runs/``; ``jobs/J/job.json`` -> ``jobs/J/``."""
     return key[: key.rstrip("/").rfind("/") + 1]
+
+
+def _undecodable(name: str) -> bool:
+    """Whether a file name holds bytes that are not UTF-8 (Python decodes them to lone
+    surrogates, U+DC80 to U+DCFF, which neither DuckDB nor Arrow takes)."""
+    return not name.isascii() and any("\udc80" <= char <= "\udcff" for char in name)
+
+
+def _stray_key(parent_key: str, name: str) -> str:
+    """The key a name that is not UTF-8 is listed under: each bad byte as U+FFFD and its hex
+    value (two such names stay two keys), which makes it a stray file that is skipped and
+    named, never read (layout.parse_key). The runtime writes UTF-8 names only; a directory so
+    named is not entered, and is listed as a stray file of its parent: one odd name must not
+    fail the whole store."""
+    return parent_key + "".join(
+        f"{NOT_UTF8}{ord(char) - 0xDC00:02x}" if "\udc80" <= char <= "\udcff" else char
+        for char in name
+    )
 
 
 def _is_real_dir(entry: os.DirEntry[str]) -> bool:

@@ -102,6 +102,8 @@ def event_key(job_id: str, run_id: str, timestamp: int, step_number: int, event_
     return f"{run_prefix(job_id, run_id)}{event_file_name(timestamp, step_number, event_type)}"
 
 
+# What a filesystem listing puts before each byte of a name that is not UTF-8.
+NOT_UTF8 = "\ufffd"
 _MAX_DATE_MS = 8_640_000_000_000_000  # new Date(8.64e15): 275760-09-13, JavaScript's last day
 
 
@@ -137,6 +139,9 @@ def parse_key(key: str) -> ParsedKey | None:
     with job id "": counted as skipped like any stray file, never silently dropped.
     """
     parts = key.split("/")
+    if NOT_UTF8 in key and len(parts) >= 2 and parts[0] == JOBS_DIR:
+        # A name the runtime does not write, even a job's own (storage/filesystem.py).
+        return ParsedKey(KeyKind.UNKNOWN, parts[1])
     if len(parts) < 3 or parts[0] != JOBS_DIR:
         return None
     job_id = parts[1]
@@ -164,6 +169,8 @@ def unknown_layout_detail(key: str) -> str:
     parts = key.split("/")
     if len(parts) >= 3 and parts[0] == JOBS_DIR and not parts[1]:
         return "empty job id in the key"
+    if NOT_UTF8 in key:
+        return "a name that is not UTF-8, each bad byte shown as U+FFFD and its hex value"
     name = parts[-1]
     if name.startswith(EVENT_PREFIX) and name.endswith(JSON_SUFFIX):
         fields = name[len(EVENT_PREFIX) : -len(JSON_SUFFIX)].split("-")

@@ -103,6 +103,37 @@ def test_keys_on_s3_with_large_numbers_or_an_empty_job_id_are_counted(
     assert info["other_files"] == 2 and info["jobs"] == 11
 
 
+def test_names_that_are_not_utf8_are_skipped_files(store_copy: Path, tmp_path: Path) -> None:
+    """Linux takes any bytes in a name; DuckDB and Arrow take UTF-8 only. Such names once made
+    every command on the store exit 1; now each is one skipped file, named."""
+    run_dir = os.fsencode(store_copy / RUN_DIR)
+    for name in (b"event-1-1-\xff.json", b"event-1-1-\xfe.json"):
+        with open(os.path.join(run_dir, name), "wb") as file:
+            file.write(_event_body(store_copy))
+    odd_job = os.path.join(os.fsencode(store_copy / "jobs"), b"j\xff", b"runs", b"r")
+    os.makedirs(odd_job)
+    with open(os.path.join(odd_job, b"event-9999999999999-1-startRun.json"), "wb") as file:
+        file.write(_event_body(store_copy))
+    cache = tmp_path / "cache"
+    skipped = {("sync",): 3, ("jobs",): 3, ("--job", JOB): 2, (): 0, ("--no-cache",): 0}
+    for command, count in skipped.items():
+        result = cli(*command, *_args(store_copy, cache))
+        assert result.returncode == 0, (command, result.stderr)
+        warning = f"{count} files skipped ({count} unknown layout)"
+        assert (warning in result.stderr) == bool(count), (command, result.stderr)
+    assert re.search(r"Other files: +3\n", cli("info", *_args(store_copy, cache)).stdout)
+    listed = cli("sync", "--show-skipped", *_args(store_copy, cache)).stderr
+    for key in (
+        f"{RUN_DIR}/event-1-1-\ufffdff.json",
+        f"{RUN_DIR}/event-1-1-\ufffdfe.json",
+        "jobs/j\ufffdff",
+    ):
+        assert f"{key}: unknown layout (a name that is not UTF-8" in listed, listed
+    # The job that is not one is not the latest, though its event time is the newest.
+    latest = cli("--json", *_args(store_copy, cache))
+    assert json.loads(latest.stdout)["job"]["id"] != "j\ufffdff"
+
+
 KEY_TEXT = st.text(
     st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=30
 )

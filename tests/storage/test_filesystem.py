@@ -352,3 +352,63 @@ def test_reads_on_threads_or_one_at_a_time_give_the_same_bodies(
     bodies = dict(fixture_storage.read_objects(keys))
     assert bodies == expected
     assert len(started_threads) == (1 if slow_read_seconds == 0 else 0)
+
+
+# -- names that are not UTF-8 -------------------------------------------------------------------
+
+RUN_DIR = "jobs/anaew4v18s62aanmx116dgi2/runs/lq50yqsj2c393ajmhtf16dbw/"
+
+
+def _with_names_that_are_not_utf8(root: Path) -> None:
+    """Two file names that differ only in a byte that is not UTF-8, and a job directory whose
+    name is not UTF-8 (Linux takes any bytes but ``/`` and NUL in a name)."""
+    run = os.fsencode(root / RUN_DIR)
+    for name in (b"event-1-1-\xff.json", b"event-1-1-\xfe.json"):
+        with open(os.path.join(run, name), "wb") as file:
+            file.write(b"{}")
+    job_runs = os.path.join(os.fsencode(root / "jobs"), b"j\xff", b"runs", b"r")
+    os.makedirs(job_runs)
+    with open(os.path.join(job_runs, b"event-9-1-startRun.json"), "wb") as file:
+        file.write(b"{}")
+
+
+def test_a_name_that_is_not_utf8_is_a_stray_key_and_each_stays_one(store_copy: Path) -> None:
+    _with_names_that_are_not_utf8(store_copy)
+    storage = FileSystemStorage(store_copy)
+    stray = {
+        f"{RUN_DIR}event-1-1-\ufffdff.json",
+        f"{RUN_DIR}event-1-1-\ufffdfe.json",
+        "jobs/j\ufffdff",  # the directory, not entered: its files are not listed
+    }
+    listed = [info.key for info in storage.list_objects()]
+    assert stray <= set(listed)
+    assert (
+        len(listed)
+        == len(set(listed))
+        == len(list(FileSystemStorage(FIXTURE_STORE).list_objects())) + 3
+    )
+    for key in listed:
+        key.encode("utf-8")  # no lone surrogate reaches DuckDB or Arrow
+    for key in stray:
+        parsed = parse_key(key)
+        assert parsed is not None and parsed.kind is KeyKind.UNKNOWN
+    assert "j\udcff" not in storage.list_job_ids()
+    changes = [item.key for item in storage.list_changes({}, []) if type(item) is ObjectInfo]
+    assert changes == listed
+    assert set(storage.list_keys("jobs/")) == set(listed)
+
+
+def test_list_keys_and_list_job_files_agree_with_list_objects(
+    fixture_storage: FileSystemStorage,
+) -> None:
+    objects = sorted(fixture_storage.list_objects())
+    assert sorted(fixture_storage.list_keys("jobs/")) == [info.key for info in objects]
+    job_id = fixture_storage.list_job_ids()[0]
+    assert sorted(fixture_storage.list_keys(f"jobs/{job_id}/runs/")) == [
+        info.key for info in objects if info.key.startswith(f"jobs/{job_id}/runs/")
+    ]
+    assert list(fixture_storage.list_keys("jobs/no-such-job/runs/")) == []
+    job_files = list(fixture_storage.list_job_files([*fixture_storage.list_job_ids(), "none"]))
+    assert job_files == [info for info in objects if info.key.endswith("/job.json")]
+    with pytest.raises(StorageError, match="Invalid store key prefix"):
+        list(fixture_storage.list_keys("jobs/../"))
