@@ -1,13 +1,13 @@
 -- Keys whose rows must go before this sync adds new ones: objects that changed, and objects of
 -- the synced scope (jobs and kinds) that are no longer in the store. An object that could not
 -- be read is not in the manifest (so the next sync retries it): once it has left the store,
--- its skipped_files row goes too.
+-- its skipped_files row goes too. $job_ids is a JSON list (engine/database.py json_param).
 CREATE OR REPLACE TEMP TABLE _sync_stale AS
 SELECT key FROM _sync_pending
 UNION
 SELECT o.key
 FROM _objects AS o
-WHERE ($job_ids IS NULL OR list_contains($job_ids, o.job_id))
+WHERE ($job_ids IS NULL OR list_contains(from_json($job_ids, '["VARCHAR"]'), o.job_id))
     AND ($kinds IS NULL OR list_contains($kinds, o.kind))
     AND o.key NOT IN (SELECT key FROM _sync_listing)
 UNION
@@ -15,5 +15,8 @@ SELECT s.source_key
 FROM skipped_files AS s
 WHERE s.reason = 'unreadable'
     AND $kinds IS NULL
-    AND ($job_ids IS NULL OR list_contains($job_ids, split_part(s.source_key, '/', 2)))
+    AND (
+        $job_ids IS NULL
+        OR list_contains(from_json($job_ids, '["VARCHAR"]'), split_part(s.source_key, '/', 2))
+    )
     AND s.source_key NOT IN (SELECT key FROM _sync_listing);

@@ -233,7 +233,7 @@ def test_job_scoped_sync_then_full_sync_matches(store: MutableStore, tmp_path: P
 def test_a_listing_appended_without_arrow_is_the_same_as_with_it(
     store: MutableStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Small listings are inserted as VALUES lists, big ones through Arrow: same rows."""
+    """Small listings are inserted as one JSON text, big ones through Arrow: same rows."""
     listed: dict[int, dict[str, pa.Table]] = {}
     for small_append in (0, 1_000_000):
         monkeypatch.setattr(database_module, "_SMALL_APPEND", small_append)
