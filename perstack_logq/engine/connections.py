@@ -257,7 +257,16 @@ class CacheDatabase(Database):
 
     def sync(self, *args: Any, **kwargs: Any) -> SyncReport:
         """Database.sync on the write connection, which stays open for the views' reads until
-        ``release()`` or a read-only connection is asked for."""
+        ``release()`` or a read-only connection is asked for.
+
+        A full sync of a store that did not change (most syncs of a warm command) is found out
+        on a read-only connection first, which the command's queries then use: no write lock
+        to wait for (another process may be reading), and no second connection to open.
+        """
+        full = not args and kwargs.get("job_ids") is None and not kwargs.get("rescan")
+        if full and self._read_only and self.is_up_to_date():
+            listed = self.connection.execute("SELECT count(*) FROM _listing").fetchone()[0]
+            return SyncReport(listed=listed)
         if self._read_only:
             self.release()
             self._connection = self._open_checked(read_only=False)

@@ -465,6 +465,28 @@ class Database:
         count += con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0] - before
         return count, False
 
+    def is_up_to_date(self) -> bool:
+        """Whether a full sync would find nothing to do, found by reading only: the test of
+        ``_load_listing`` (no directory moved since the last full listing, no rechecked file
+        changed, the cache holds all of that listing), stopped at the first change. It can run
+        on a read-only connection. Always False for a store without directory times: its
+        listing cannot tell what did not change."""
+        if not self.storage.has_directory_times:
+            return False
+        listing, recheck = self._full_listing(rescan=False)
+        trusted = False
+        rechecked = 0
+        for item in listing:
+            if type(item) is DirectoryState:
+                if not item.unchanged:
+                    return False
+                trusted = True
+            elif parse_key(item.key) is not None:
+                if recheck.get(item.key) != (item.size, item.version):
+                    return False
+                rechecked += 1
+        return trusted and rechecked == len(recheck) and self._holds_last_listing()
+
     def _holds_last_listing(self) -> bool:
         return self.connection.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
 

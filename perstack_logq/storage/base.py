@@ -138,6 +138,9 @@ class Storage(ABC):
     def list_objects(self, prefix: str = "jobs/") -> Iterator[ObjectInfo]:
         """Every object whose store-relative key starts with ``prefix`` (recursive)."""
 
+    # Whether list_changes can tell unchanged directories by their times (a filesystem).
+    has_directory_times = False
+
     def list_changes(
         self, known: Mapping[str, int | None], recheck: Iterable[str]
     ) -> Iterator[ObjectInfo | DirectoryState]:

@@ -115,6 +115,7 @@ class FileSystemStorage(Storage):
                 yield item
 
     lists_jobs_cheaply = True
+    has_directory_times = True
 
     def list_job_files(self, job_ids: Iterable[str]) -> Iterator[ObjectInfo]:
         """The job.json of each of these jobs that has one: one stat a job."""

@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -175,6 +176,46 @@ def test_a_process_waits_for_the_one_that_holds_the_cache(store: Path, tmp_path:
     assert waiting.returncode == 0, err
     assert err == ""
     assert out.splitlines()[1] == str(EVENTS)
+
+
+_READER = _WRITER.replace(
+    "duckdb.connect(sys.argv[1])", "duckdb.connect(sys.argv[1], read_only=True)"
+)
+
+
+def test_a_warm_query_does_not_wait_for_a_process_reading_the_cache(
+    store: Path, tmp_path: Path
+) -> None:
+    """A store that did not change is found so on a read-only connection: a warm query then
+    needs no write lock, and runs beside another reader instead of waiting for it."""
+    an_hour_ago = time.time() - 3600  # directories changed just now are not trusted yet
+    for directory in [store / "jobs", *(store / "jobs").rglob("*")]:
+        if directory.is_dir():
+            os.utime(directory, (an_hour_ago, an_hour_ago))
+    cache_dir = tmp_path / "cache"
+    assert _count(store, cache_dir, "events")[0] == EVENTS
+    reader = subprocess.Popen(
+        [sys.executable, "-c", _READER, str(cache_path(FileSystemStorage(store), cache_dir))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert reader.stdin is not None and reader.stdout is not None
+    try:
+        assert reader.stdout.readline().strip() == "holding"
+        query = subprocess.run(
+            [sys.executable, "-m", "perstack_logq", "log", "query", "SELECT count(*) FROM events",
+             "--format", "csv", *_where(store, cache_dir)],
+            capture_output=True,
+            text=True,
+            timeout=60,  # waiting for the reader would take 600 s (LOCK_WAIT_SECONDS)
+        )  # fmt: skip
+        assert query.returncode == 0, query.stderr
+        assert query.stderr == ""  # no "waiting for another process"
+        assert query.stdout.splitlines()[1] == str(EVENTS)
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=60)
 
 
 def test_history_sql_answers_hold_no_lock_and_cannot_write(store: Path, tmp_path: Path) -> None:
