@@ -20,7 +20,8 @@ from pathlib import Path
 
 import duckdb
 
-from perstack_logq.engine.database import Database
+from perstack_logq.decode import schema
+from perstack_logq.engine.database import Database, columns_sql, insert_rows
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import UsageError
 
@@ -33,6 +34,14 @@ TOKEN_SEPARATORS = r"[^\p{L}\p{N}]+"
 # once (the cache's DuckDB memory limit is 256 MB).
 _BATCH_FILES = 2_000
 _BATCH_BYTES = 16 * 1024 * 1024
+_SEARCH_BATCH = schema.Table(
+    "_search_batch",
+    "the event files one transaction indexes",
+    (
+        schema.Column("source_key", "VARCHAR", "store-relative key"),
+        schema.Column("version", "VARCHAR", "its version when indexed"),
+    ),
+)
 
 
 @dataclass
@@ -141,8 +150,8 @@ def _index_exists(con: duckdb.DuckDBPyConnection) -> bool:
 
 def _index_batch(con: duckdb.DuckDBPyConnection, rows: list[tuple[str, str]]) -> None:
     """One batch of event files: their texts and their sources, in one transaction."""
-    con.execute("CREATE OR REPLACE TEMP TABLE _search_batch (source_key VARCHAR, version VARCHAR)")
-    con.executemany("INSERT INTO _search_batch VALUES (?, ?)", rows)
+    con.execute(f"CREATE OR REPLACE TEMP TABLE {_SEARCH_BATCH.name} ({columns_sql(_SEARCH_BATCH)})")
+    insert_rows(con, _SEARCH_BATCH, rows)
     con.execute("BEGIN TRANSACTION")
     try:
         con.execute(sql_file("search", "10_documents").text)
