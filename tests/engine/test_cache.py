@@ -18,8 +18,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from support import FIXTURE_STORE, R2_ACCOUNT_ID
 from support.moto_server import (
     DUMMY_KEY_ID,
@@ -32,9 +35,10 @@ from support.moto_server import (
 
 from perstack_logq.api import TABLES
 from perstack_logq.config import R2Config, S3Config
+from perstack_logq.decode import schema
 from perstack_logq.engine import database as database_module
 from perstack_logq.engine.cache import cache_path, open_database
-from perstack_logq.engine.database import Database
+from perstack_logq.engine.database import Database, columns_sql, insert_rows
 from perstack_logq.storage.base import Storage
 from perstack_logq.storage.filesystem import FileSystemStorage
 from perstack_logq.storage.s3 import R2Storage, S3Storage
@@ -253,6 +257,38 @@ def test_a_listing_appended_without_arrow_is_the_same_as_with_it(
     assert listed[0]["_listing"].num_rows == len(fixture_files())
     assert listed[0]["_dirs"].num_rows > 0
     assert_same_tables(listed[1_000_000], listed[0])
+
+
+_ROWS_TABLE = schema.Table(
+    "rows_in",
+    "what insert_rows is given",
+    (
+        schema.Column("text", "VARCHAR", ""),
+        schema.Column("number", "BIGINT", ""),
+        schema.Column("flag", "BOOLEAN", ""),
+    ),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.none() | st.text(st.characters(codec="utf-8", exclude_characters="\x00")),
+            st.none() | st.integers(-(2**63), 2**63 - 1),
+            st.none() | st.booleans(),
+        ),
+        max_size=30,
+    )
+)
+def test_insert_rows_puts_any_values_in_as_given(rows: list[tuple]) -> None:
+    """Rows handed over as one JSON text: quotes, backslashes, controls, any script, the ends
+    of BIGINT and NULLs come out as they went in, in order."""
+    connection = duckdb.connect()
+    connection.execute(f"CREATE TABLE rows_in ({columns_sql(_ROWS_TABLE)})")
+    if rows:
+        insert_rows(connection, _ROWS_TABLE, rows)
+    assert connection.execute("SELECT * FROM rows_in").fetchall() == rows
 
 
 # -- interrupted sync -------------------------------------------------------------------------
