@@ -482,7 +482,9 @@ class Database:
         changed, the cache holds all of that listing), stopped at the first change. It can run
         on a read-only connection. Always False for a store without directory times: its
         listing cannot tell what did not change."""
-        if not self.storage.has_directory_times:
+        # The cache must hold all of the last listing: `perstack log` leaves one that holds
+        # only part of it, and that is found without walking the store.
+        if not self.storage.has_directory_times or not self._holds_last_listing():
             return False
         listing, recheck = self._full_listing(rescan=False)
         trusted = False
@@ -496,10 +498,18 @@ class Database:
                 if recheck.get(item.key) != (item.size, item.version):
                     return False
                 rechecked += 1
-        return trusted and rechecked == len(recheck) and self._holds_last_listing()
+        return trusted and rechecked == len(recheck)
 
     def _holds_last_listing(self) -> bool:
-        return self.connection.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
+        con = self.connection
+        # Fewer objects than listed keys cannot hold them all: told by two counts, where the
+        # full test joins every key (40 ms for the 342,000 keys of 10,000 jobs).
+        objects, listed = con.execute(
+            "SELECT (SELECT count(*) FROM _objects), (SELECT count(*) FROM _listing)"
+        ).fetchone()
+        if objects < listed:
+            return False
+        return con.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
 
     def _full_listing(
         self, *, rescan: bool

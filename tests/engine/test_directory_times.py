@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from engine.test_cache import assert_same_tables, fresh_snapshot, snapshot
@@ -192,11 +193,27 @@ def test_a_partial_cache_of_an_unchanged_store_is_completed_from_its_last_listin
             def no_loading(*args: object) -> int:
                 raise AssertionError("a store as last listed loaded its listing again")
 
+            walks: list[str] = []
+            list_changes = FileSystemStorage.list_changes
+
+            def counted(*args: Any, **kwargs: Any) -> Any:
+                walks.append("walk")
+                return list_changes(*args, **kwargs)
+
             patch.setattr(Database, "_append", no_loading)
+            patch.setattr(FileSystemStorage, "list_changes", counted)
+            database.release()  # as a new command starts: no connection open yet
             assert database.sync(kinds=[KeyKind.JOB]).read == 0
+            # Its first look on a read-only connection (is_up_to_date) tells a partial cache
+            # without walking the store: one walk a sync, as before there was one.
+            assert walks == ["walk"]
             jobs = database.sql("SELECT count(*) FROM _objects").fetchone()[0]
             assert 0 < jobs == len(files(store, "job.json"))
             assert database.sync().read == len(list(store.rglob("*.json"))) - jobs
+            walks.clear()
+            database.release()
+            assert database.sync().read == 0  # complete now: the first look is all it takes
+            assert walks == ["walk"]
         assert_same_tables(snapshot(database), fresh_snapshot(database.storage))
         assert [
             database.sql(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
