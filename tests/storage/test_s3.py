@@ -146,6 +146,19 @@ def test_per_job_listing_matches(remote: ObjectStoreStorage) -> None:
     )
 
 
+def test_job_files_and_keys_match(remote: ObjectStoreStorage) -> None:
+    """The object stores' list_job_files and list_keys (a listing per job, and list_objects
+    without sizes): the same keys as the filesystem's own, a stat and a readdir each."""
+    local = FileSystemStorage(FIXTURE_STORE)
+    job_ids = [*local.list_job_ids(), "no-such-job"]
+    assert [i.key for i in remote.list_job_files(job_ids)] == [
+        i.key for i in local.list_job_files(job_ids)
+    ]
+    assert len(list(local.list_job_files(job_ids))) == 11
+    for prefix in ("jobs/", f"jobs/{job_ids[0]}/runs/"):
+        assert sorted(remote.list_keys(prefix)) == sorted(local.list_keys(prefix))
+
+
 def test_storage_info(
     s3_storage: S3Storage,
     r2_storage: R2Storage,
