@@ -32,7 +32,11 @@ class SkippedFile(NamedTuple):
     detail: str
 
     def __str__(self) -> str:
-        return f"{self.key}: {reason_label(self.reason)} ({self.detail})"
+        # One line whatever the key holds: a file name may hold a newline, and must not
+        # print lines of its own (a forged "warning:" line). Other controls are escaped by
+        # the terminal stream.
+        line = f"{self.key}: {reason_label(self.reason)} ({self.detail})"
+        return line.replace("\n", "\\n")
 
 
 def reason_label(reason: str) -> str:

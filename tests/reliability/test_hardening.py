@@ -134,6 +134,17 @@ def test_names_that_are_not_utf8_are_skipped_files(store_copy: Path, tmp_path: P
     assert json.loads(latest.stdout)["job"]["id"] != "j\ufffdff"
 
 
+def test_a_file_name_with_a_newline_is_listed_on_one_line(store_copy: Path, tmp_path: Path) -> None:
+    """A skipped file's name cannot print lines of its own (a forged warning line)."""
+    (store_copy / RUN_DIR / "x\nwarning: nothing was skipped\x1b[2J.json").write_bytes(b"{}")
+    result = cli("sync", "--show-skipped", *_args(store_copy, tmp_path / "cache"))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.splitlines() == [
+        f"skipped: {RUN_DIR}/x\\nwarning: nothing was skipped\\x1b[2J.json: unknown layout "
+        "(not a job, checkpoint, run setting or event file)",
+    ]
+
+
 KEY_TEXT = st.text(
     st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=30
 )
