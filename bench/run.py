@@ -245,41 +245,46 @@ def measure(
     args: list[str], *, timeout: float, env: dict[str, str] | None = None, cwd: Path = REPO
 ) -> Measured:
     """Run a command to its end or its time limit (cut to the run's budget); peak RSS
-    sampled every 50 ms."""
+    sampled every 50 ms.
+
+    stdout goes to a file, as `> out.json` would send it: read from a pipe here, a 150 MB
+    output cost this process CPU on the same two cores while the command ran, charged to
+    whichever command printed the most."""
     timeout = max(1.0, min(timeout, Budget.left()))
-    started = time.perf_counter()
-    process = subprocess.Popen(
-        args,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        stdin=subprocess.DEVNULL,
-        env=child_env(**(env or {})),
-        cwd=cwd,
-        start_new_session=True,  # its own process group: a time-out kills every child too
-    )
-    peak = 0
-    done = threading.Event()
+    with tempfile.TemporaryFile() as output_file:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            args,
+            stdout=output_file,
+            stderr=subprocess.PIPE,
+            stdin=subprocess.DEVNULL,
+            env=child_env(**(env or {})),
+            cwd=cwd,
+            start_new_session=True,  # its own process group: a time-out kills every child too
+        )
+        peak = 0
+        done = threading.Event()
 
-    def sample() -> None:
-        nonlocal peak
-        while not done.wait(0.05):
-            peak = max(peak, tree_rss_kb(process.pid))
+        def sample() -> None:
+            nonlocal peak
+            while not done.wait(0.05):
+                peak = max(peak, tree_rss_kb(process.pid))
 
-    sampler = threading.Thread(target=sample, daemon=True)
-    sampler.start()
-    returncode: int | None
-    try:
-        out, err = process.communicate(timeout=timeout)
-        returncode = process.returncode
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        out, err = process.communicate()
-        returncode = None
-    seconds = time.perf_counter() - started
-    done.set()
-    sampler.join()
-    # Decoded once timed: a text pipe decodes as it reads (0.45 s of a 150 MB --json output,
-    # charged to the command that printed the most).
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        returncode: int | None
+        try:
+            _, err = process.communicate(timeout=timeout)
+            returncode = process.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            _, err = process.communicate()
+            returncode = None
+        seconds = time.perf_counter() - started
+        done.set()
+        sampler.join()
+        output_file.seek(0)
+        out = output_file.read()
     return Measured(
         seconds, peak / 1024, returncode, out.decode(errors="replace"), err.decode(errors="replace")
     )
@@ -1268,7 +1273,8 @@ HOW = """How each figure is measured (all in one run of this script, side by sid
 8. The original Node `perstack log` (Perstack's CLI built from its sources into one bundled
    file) against ours, same store, same command (wall time, median; a command over 10 s runs
    once): ours `--no-cache`, and ours on a fresh cache (synced by one untimed run first).
-   X is the store's first job id.
+   X is the store's first job id. Every command here writes its stdout to a file, as
+   `> out.json` would.
 9. Wall time of the installed `perstack` command against `python -c pass` (median).
 10. `perstack log report` of the 950-job store on figure 1's cache: the page's size against
    the bound (5 MB for 1,000 jobs) and how many job views fit in it; wall time (median) and
