@@ -259,12 +259,14 @@ class CacheDatabase(Database):
         """Database.sync on the write connection, which stays open for the views' reads until
         ``release()`` or a read-only connection is asked for.
 
-        A full sync of a store that did not change (most syncs of a warm command) is found out
-        on a read-only connection first, which the command's queries then use: no write lock
-        to wait for (another process may be reading), and no second connection to open.
+        A sync of everything in a store that did not change (most syncs of a warm `query`,
+        `jobs`, `info` or `export`) is found out on a read-only connection first: no write
+        lock to wait for while another process reads. Not for a sync of some kinds or some
+        jobs: `perstack log` syncs the job it shows next, on the write connection, and a first
+        look would only add a connection to open.
         """
-        full = not args and kwargs.get("job_ids") is None and not kwargs.get("rescan")
-        if full and self._read_only and self.is_up_to_date():
+        everything = not args and kwargs.get("job_ids") is None and kwargs.get("kinds") is None
+        if everything and not kwargs.get("rescan") and self._read_only and self.is_up_to_date():
             listed = self.connection.execute("SELECT count(*) FROM _listing").fetchone()[0]
             return SyncReport(listed=listed)
         if self._read_only:
