@@ -1,9 +1,9 @@
 -- Which job is the latest? The newest startedAt from job.json; jobs without job.json count
 -- from their earliest event file name (spec §4), so finding it reads only job.json files and
 -- listings. Ties go to the first job id, like the original's stable sort over a sorted readdir.
--- Each job's earliest event comes from the last full listing or, when $first_events is given,
--- from there: a JSON text {"job_id": [...], "first_event_ms": [...]} of the jobs whose events
--- the caller listed itself (views/log.py says when).
+-- Each job's earliest event comes from the last full listing, or from $first_events when it is
+-- given: a JSON text {"job_id": [...], "first_event_ms": [...]} of the jobs whose events the
+-- caller listed itself (views/log.py says when).
 WITH given AS (
     SELECT from_json($first_events, '{"job_id": ["VARCHAR"], "first_event_ms": ["BIGINT"]}') AS g
 ),
