@@ -15,6 +15,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -145,11 +146,17 @@ _WRITER = textwrap.dedent(
 )
 
 
-def test_a_process_waits_for_the_one_that_holds_the_cache(store: Path, tmp_path: Path) -> None:
-    cache_dir = tmp_path / "cache"
-    assert _count(store, cache_dir, "events")[0] == EVENTS
+_READER = _WRITER.replace(
+    "duckdb.connect(sys.argv[1])", "duckdb.connect(sys.argv[1], read_only=True)"
+)
+
+
+@contextmanager
+def _holding(script: str, store: Path, cache_dir: Path) -> Iterator[subprocess.Popen[str]]:
+    """A process holding the store's cache file (``_WRITER`` or ``_READER``) until the end
+    of the block."""
     holder = subprocess.Popen(
-        [sys.executable, "-c", _WRITER, str(cache_path(FileSystemStorage(store), cache_dir))],
+        [sys.executable, "-c", script, str(cache_path(FileSystemStorage(store), cache_dir))],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -157,6 +164,16 @@ def test_a_process_waits_for_the_one_that_holds_the_cache(store: Path, tmp_path:
     assert holder.stdin is not None and holder.stdout is not None
     try:
         assert holder.stdout.readline().strip() == "holding"
+        yield holder
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+
+
+def test_a_process_waits_for_the_one_that_holds_the_cache(store: Path, tmp_path: Path) -> None:
+    cache_dir = tmp_path / "cache"
+    assert _count(store, cache_dir, "events")[0] == EVENTS
+    with _holding(_WRITER, store, cache_dir) as holder:
         waiting = subprocess.Popen(
             [sys.executable, "-m", "perstack_logq", "log", "query", "SELECT count(*) FROM events",
              "--format", "csv", *_where(store, cache_dir)],
@@ -169,18 +186,10 @@ def test_a_process_waits_for_the_one_that_holds_the_cache(store: Path, tmp_path:
         notice = waiting.stderr.readline()
         assert notice.startswith("warning: waiting for another process that is using the cache")
         assert f"PID {holder.pid}" in notice
-    finally:
-        holder.stdin.close()
-        holder.wait(timeout=60)
     out, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0, err
     assert err == ""
     assert out.splitlines()[1] == str(EVENTS)
-
-
-_READER = _WRITER.replace(
-    "duckdb.connect(sys.argv[1])", "duckdb.connect(sys.argv[1], read_only=True)"
-)
 
 
 def test_a_warm_query_does_not_wait_for_a_process_reading_the_cache(
@@ -194,15 +203,7 @@ def test_a_warm_query_does_not_wait_for_a_process_reading_the_cache(
             os.utime(directory, (an_hour_ago, an_hour_ago))
     cache_dir = tmp_path / "cache"
     assert _count(store, cache_dir, "events")[0] == EVENTS
-    reader = subprocess.Popen(
-        [sys.executable, "-c", _READER, str(cache_path(FileSystemStorage(store), cache_dir))],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert reader.stdin is not None and reader.stdout is not None
-    try:
-        assert reader.stdout.readline().strip() == "holding"
+    with _holding(_READER, store, cache_dir):
         query = subprocess.run(
             [sys.executable, "-m", "perstack_logq", "log", "query", "SELECT count(*) FROM events",
              "--format", "csv", *_where(store, cache_dir)],
@@ -210,12 +211,9 @@ def test_a_warm_query_does_not_wait_for_a_process_reading_the_cache(
             text=True,
             timeout=60,  # waiting for the reader would take 600 s (LOCK_WAIT_SECONDS)
         )  # fmt: skip
-        assert query.returncode == 0, query.stderr
-        assert query.stderr == ""  # no "waiting for another process"
-        assert query.stdout.splitlines()[1] == str(EVENTS)
-    finally:
-        reader.stdin.close()
-        reader.wait(timeout=60)
+    assert query.returncode == 0, query.stderr
+    assert query.stderr == ""  # no "waiting for another process"
+    assert query.stdout.splitlines()[1] == str(EVENTS)
 
 
 def test_history_sql_answers_hold_no_lock_and_cannot_write(store: Path, tmp_path: Path) -> None:
