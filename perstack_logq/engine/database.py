@@ -64,6 +64,7 @@ _LISTING_BATCH = 50_000
 _SMALL_APPEND = 1_000  # rows: fewer are inserted without Arrow (see _append)
 _LISTING_PROGRESS_EVERY = 1_000  # keys: one S3 page
 _SETTLED_AFTER_NS = 2_000_000_000
+_RECENT_DIRS = 64  # directories is_up_to_date looks at before reading the whole listing
 # One batch (read, decoded, committed in one transaction) holds at most this much JSON or this
 # many objects: memory depends on these, never on the size of the store.
 _BATCH_BYTES = 16 * 1024 * 1024
@@ -479,26 +480,25 @@ class Database:
     def is_up_to_date(self) -> bool:
         """Whether a full sync would find nothing to do, found by reading only: the test of
         ``_load_listing`` (no directory moved since the last full listing, no rechecked file
-        changed, the cache holds all of that listing), stopped at the first change. It can run
-        on a read-only connection. Always False for a store without directory times: its
-        listing cannot tell what did not change."""
-        # The cache must hold all of the last listing: `perstack log` leaves one that holds
-        # only part of it, and that is found without walking the store.
-        if not self.storage.has_directory_times or not self._holds_last_listing():
+        changed, the cache holds all of that listing), answered by the storage without a walk
+        (``unchanged_since``). It can run on a read-only connection. Always False for a store
+        without directory times: its listing cannot tell what did not change.
+
+        The directories changed most recently are looked at first, before anything reads the
+        whole listing: in a live store that is where the next change nearly always is, and
+        this look then costs a small query and a few stats before the sync proper."""
+        if not self.storage.has_directory_times:
             return False
-        listing, recheck = self._full_listing(rescan=False)
-        trusted = False
-        rechecked = 0
-        for item in listing:
-            if type(item) is DirectoryState:
-                if not item.unchanged:
-                    return False
-                trusted = True
-            elif parse_key(item.key) is not None:
-                if recheck.get(item.key) != (item.size, item.version):
-                    return False
-                rechecked += 1
-        return trusted and rechecked == len(recheck)
+        recent = self.connection.execute(
+            sql_file("sync", "01_recent_dirs").text, {"limit": _RECENT_DIRS}
+        ).fetchall()
+        if not self.storage.unchanged_since(dict(recent), {}):
+            return False
+        # The cache must hold all of the last listing: `perstack log` leaves one that holds
+        # only part of it, and that is found without looking at the rest of the store.
+        if not self._holds_last_listing():
+            return False
+        return self.storage.unchanged_since(self._known_dirs(), self._recheck_files())
 
     def _holds_last_listing(self) -> bool:
         con = self.connection
@@ -518,13 +518,18 @@ class Database:
         and the (size, version) the files it stats again had in the last full listing."""
         if rescan:
             return self.storage.list_changes({}, []), {}
-        con = self.connection
-        known = dict(con.execute(sql_file("sync", "01_known_dirs").text).fetchall())
-        recheck = {
-            key: (size, version)
-            for key, size, version in con.execute(sql_file("sync", "02_recheck").text).fetchall()
-        }
-        return self.storage.list_changes(known, recheck), recheck
+        recheck = self._recheck_files()
+        return self.storage.list_changes(self._known_dirs(), recheck), recheck
+
+    def _known_dirs(self) -> dict[str, int | None]:
+        """What the last full listing knew of each directory: its mtime, if settled enough to
+        trust."""
+        return dict(self.connection.execute(sql_file("sync", "01_known_dirs").text).fetchall())
+
+    def _recheck_files(self) -> dict[str, tuple]:
+        """The (size, version) the files to stat again had in the last full listing."""
+        rows = self.connection.execute(sql_file("sync", "02_recheck").text).fetchall()
+        return {key: (size, version) for key, size, version in rows}
 
     def _append(self, table: schema.Table, rows: list[tuple]) -> int:
         if not rows:

@@ -141,6 +141,13 @@ class Storage(ABC):
     # Whether list_changes can tell unchanged directories by their times (a filesystem).
     has_directory_times = False
 
+    def unchanged_since(
+        self, known: Mapping[str, int | None], recheck: Mapping[str, tuple]
+    ) -> bool:
+        """Whether the store holds exactly what the listing ``known`` and ``recheck`` describe
+        (see list_changes): only a store with directory times can tell."""
+        return False
+
     def list_changes(
         self, known: Mapping[str, int | None], recheck: Iterable[str]
     ) -> Iterator[ObjectInfo | DirectoryState]:

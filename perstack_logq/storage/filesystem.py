@@ -152,6 +152,46 @@ class FileSystemStorage(Storage):
             except OSError as exc:
                 raise StorageError(f"Cannot list {root + key}: {_reason(exc)}") from None
 
+    def unchanged_since(
+        self, known: Mapping[str, int | None], recheck: Mapping[str, tuple]
+    ) -> bool:
+        """Whether every directory ``known`` lists still has its trusted mtime and every file
+        of ``recheck`` its (size, version): list_changes would then find nothing new, since a
+        new, removed or renamed entry moves its directory's mtime.
+
+        No walk: the directories are stat'ed in the order given, and the first change is the
+        answer (the caller gives the most recently changed first: in name order, as a walk
+        goes, a live store's change was found after half the store on average, 0.5 s of stats
+        on 10,000 jobs, before the sync walked it again)."""
+        if not known:
+            return False
+        for key, mtime in known.items():
+            if mtime is None:
+                return False  # changed too recently to be trusted
+            info = self._directory_stat(key)
+            if info is None or not S_ISDIR(info.st_mode) or info.st_mtime_ns != mtime:
+                return False
+        for key, listed in recheck.items():
+            info = self._lstat(key)
+            if info is None or not S_ISREG(info.st_mode):
+                return False
+            if (info.st_size, str(info.st_mtime_ns)) != listed:
+                return False
+        return True
+
+    def _directory_stat(self, key: str) -> os.stat_result | None:
+        """A directory's own stat; ``jobs/`` may be a symlink, followed as list_changes does."""
+        if key != f"{JOBS_DIR}/":
+            return self._lstat(key)
+        try:
+            return os.stat(f"{self._root_text}/{JOBS_DIR}")
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StorageError(
+                f"Cannot list {self._root_text}/{JOBS_DIR}: {_reason(exc)}"
+            ) from None
+
     def list_changes(
         self, known: Mapping[str, int | None], recheck: Iterable[str]
     ) -> Iterator[ObjectInfo | DirectoryState]:

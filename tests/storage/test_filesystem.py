@@ -327,6 +327,51 @@ def test_list_changes_reads_only_directories_whose_mtime_moved(store_copy: Path)
     assert len(changed) == sum(1 for _ in storage.list_objects(run_dir))
 
 
+def test_unchanged_since_agrees_with_list_changes_and_stops_at_the_first_change(
+    store_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """unchanged_since answers what an incremental listing would find (anything new?) with
+    stats alone, in the order the directories are given, stopping at the first change."""
+    an_hour_ago = os.stat(store_copy).st_mtime_ns - 3600 * 10**9
+    for parent, _, _ in os.walk(store_copy):
+        os.utime(parent, ns=(an_hour_ago, an_hour_ago))
+    storage = FileSystemStorage(store_copy)
+    first = list(storage.list_changes({}, []))
+    known = {item.key: item.mtime_ns for item in first if isinstance(item, DirectoryState)}
+    sizes = {item.key: (item.size, item.version) for item in first if type(item) is ObjectInfo}
+    job_file = next(key for key in known if key.count("/") == 2) + "job.json"
+    recheck = {job_file: sizes[job_file]}
+    assert storage.unchanged_since(known, recheck)
+    assert not storage.unchanged_since({}, {})  # nothing known: nothing to trust
+    assert not storage.unchanged_since({**known, "jobs/": None}, recheck)  # not settled
+
+    stats: list[str] = []
+    lstat = FileSystemStorage._lstat
+
+    def counted(self: FileSystemStorage, key: str) -> os.stat_result | None:
+        stats.append(key)
+        return lstat(self, key)
+
+    monkeypatch.setattr(FileSystemStorage, "_lstat", counted)
+    run_dir = next(key for key in known if "/runs/" in key and key.count("/") == 4)
+    (store_copy / run_dir / "event-1999999999999-9-startGeneration.json").write_text("{}")
+    assert any(item.unchanged is False for item in storage.list_changes(known, recheck)
+               if isinstance(item, DirectoryState) and item.key == run_dir)  # fmt: skip
+    stats.clear()
+    assert not storage.unchanged_since({run_dir: known[run_dir], **known}, recheck)
+    assert stats == [run_dir]  # the first directory given was the changed one
+    os.utime(store_copy / run_dir, ns=(an_hour_ago, an_hour_ago))
+    (store_copy / run_dir / "event-1999999999999-9-startGeneration.json").unlink()
+    os.utime(store_copy / run_dir, ns=(an_hour_ago, an_hour_ago))
+    assert storage.unchanged_since(known, recheck)
+
+    (store_copy / job_file).write_text("{}")  # rewritten in place: its directory keeps its time
+    os.utime(store_copy / job_file.rsplit("/", 1)[0], ns=(an_hour_ago, an_hour_ago))
+    assert not storage.unchanged_since(known, recheck)
+    shutil.rmtree(store_copy / run_dir)
+    assert not storage.unchanged_since(known, {})
+
+
 @pytest.mark.parametrize("slow_read_seconds", [0.0, 1.0], ids=["threads", "one-at-a-time"])
 def test_reads_on_threads_or_one_at_a_time_give_the_same_bodies(
     fixture_storage: FileSystemStorage,

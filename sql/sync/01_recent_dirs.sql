@@ -1,0 +1,7 @@
+-- The $limit directories the last full listing saw changed most recently, with their mtime if
+-- settled enough to trust (as 01_known_dirs): a live store's next change is nearly always in
+-- one of them, so Database.is_up_to_date looks at them before reading the whole listing.
+SELECT key, CASE WHEN settled THEN mtime_ns END AS trusted_mtime_ns
+FROM _dirs
+ORDER BY mtime_ns DESC
+LIMIT $limit;
