@@ -13,7 +13,7 @@ from __future__ import annotations
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -305,13 +305,30 @@ class Database:
         con = self.connection
         state = SyncProgress(listing=self.storage.get_storage_info().location)
         if job_ids is None:
-            listing, recheck = self._full_listing(rescan=rescan)
-            loaded = self._load_listing(listing, recheck, progress, state)
-            if loaded is None:
-                report.listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
-                return report
-            listed, as_last_listed = loaded
-            if not as_last_listed:
+            # Unless ``rescan``, the last full listing tells which directories need no listing
+            # again; if none does and no file to stat again changed, the store is as last listed.
+            known, recheck = ({}, {}) if rescan else (self._known_dirs(), self._recheck_files())
+            as_last_listed = (
+                not rescan
+                and self._recent_dirs_unchanged()
+                and self.storage.unchanged_since(known, recheck)
+            )
+            if as_last_listed:
+                if self._holds_last_listing():
+                    # Nothing loaded, not even into Arrow: a fresh cache answers at once (and
+                    # pyarrow does not import pandas, when installed, for its first conversion).
+                    report.listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
+                    return report
+                # The store is as last listed, but the cache holds only part of it (`perstack
+                # log` reads job.json files and one job): what it lacks is found in the last
+                # listing itself, which stays as it is. Loading the listing again and comparing
+                # it with itself took 0.4 s of a `perstack log` on a 10,000-job store.
+                self._new_sync_tables()
+                con.execute("INSERT INTO _sync_listing SELECT * FROM _listing")
+                listed = con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
+            else:
+                listing = self.storage.list_changes(known, recheck)
+                listed = self._load_listing(listing, progress, state)
                 # The last full listing stays: finding the latest job reads event times from
                 # it, and the next full listing starts from it and its directories.
                 con.execute(sql_file("sync", "06_replace_listing").text)
@@ -324,9 +341,7 @@ class Database:
                 scope = (
                     info for job_id in job_ids for info in self.storage.list_job_objects(job_id)
                 )
-            loaded = self._load_listing(scope, {}, progress, state)
-            assert loaded is not None  # a job's listing is never trusted as unchanged
-            listed, _ = loaded
+            listed = self._load_listing(scope, progress, state)
         report.listed = listed
         con.execute("DROP TABLE _sync_dirs")
         params = {"kinds": kind_names, "job_ids": None if job_ids is None else json_param(job_ids)}
@@ -402,40 +417,33 @@ class Database:
         finally:
             reader.close()
 
+    def _new_sync_tables(self) -> None:
+        """The sync's tables of what it listed. Temporary: in memory, never written to the
+        cache file or its checkpoints."""
+        con = self.connection
+        con.execute("CREATE OR REPLACE TEMP TABLE _sync_listing AS SELECT * FROM _listing LIMIT 0")
+        con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_dirs ({columns_sql(_SYNC_DIRS)})")
+
     def _load_listing(
         self,
         listing: Iterator[ObjectInfo | DirectoryState],
-        recheck: Mapping[str, tuple],
         progress: ProgressCallback | None,
         state: SyncProgress,
-    ) -> tuple[int, bool] | None:
-        """Load a listing into ``_sync_listing``: the number of objects it holds, and whether
-        the store is exactly as last listed (the last full listing then needs no replacing).
-
-        None when nothing changed since the last full listing (a filesystem listing whose
-        directories are all unchanged, each rechecked file as it was) and the cache holds all
-        of that listing: a sync then has nothing to do, and nothing was loaded.
-        ``recheck`` maps the files a full listing stats again to their (size, version) in the
-        last one.
-        """
+    ) -> int:
+        """Load a listing into ``_sync_listing`` (and the directories it went through into
+        ``_sync_dirs``); the number of objects it holds, with the files of the unchanged
+        directories, which come from the last full listing."""
         con = self.connection
-        # Temporary tables: in memory, never written to the cache file or its checkpoints.
-        con.execute("CREATE OR REPLACE TEMP TABLE _sync_listing AS SELECT * FROM _listing LIMIT 0")
-        con.execute(f"CREATE OR REPLACE TEMP TABLE _sync_dirs ({columns_sql(_SYNC_DIRS)})")
+        self._new_sync_tables()
         # A directory changed within this margin of the listing could change again in the same
         # clock tick without its mtime moving (the racy-git problem): it is not trusted yet.
         settled_before = time.time_ns() - _SETTLED_AFTER_NS
         count = 0
-        # Only unchanged directories prove that no file came or went: an object store's listing
-        # has none, and is compared with the manifest in SQL.
-        trusted = changed = False
         rows: list[tuple[str, str, str, int, str, int | None]] = []
         directories: list[tuple[str, int, bool, bool]] = []
         for item in listing:
             if type(item) is DirectoryState:
                 key, mtime, unchanged = item
-                trusted = True
-                changed = changed or not unchanged
                 directories.append((key, mtime, mtime < settled_before, unchanged))
                 if len(directories) >= _LISTING_BATCH:
                     self._append(_SYNC_DIRS, directories)
@@ -447,7 +455,6 @@ class Database:
             parsed = parse_key(item.key)
             if parsed is None:
                 continue
-            changed = changed or recheck.get(item.key) != (item.size, item.version)
             event_ms = parsed.event.timestamp if parsed.event else None
             rows.append(
                 (item.key, parsed.job_id, parsed.kind.value, item.size, item.version, event_ms)
@@ -458,47 +465,38 @@ class Database:
         state.listing = None  # listed: the display ends its listing line
         if progress:
             progress(state)
-        unchanged_store = trusted and not changed and count + len(rows) == len(recheck)
-        if unchanged_store:
-            if self._holds_last_listing():
-                # Nothing loaded, not even into Arrow: a fresh cache answers at once (and
-                # pyarrow does not import pandas, when installed, for its first conversion).
-                return None
-            # The store is as last listed, but the cache holds only part of it (`perstack log`
-            # reads job.json files and one job): what it lacks is found in the last listing
-            # itself, which stays as it is. Loading the listing again and comparing it with
-            # itself took 0.4 s of a `perstack log` on a 10,000-job store.
-            con.execute("INSERT INTO _sync_listing SELECT * FROM _listing")
-            return con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0], True
         count += self._append(_SYNC_LISTING, rows)
         self._append(_SYNC_DIRS, directories)
         before = con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
         con.execute(sql_file("sync", "05_unchanged_dirs").text)
         count += con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0] - before
-        return count, False
+        return count
 
     def is_up_to_date(self) -> bool:
-        """Whether a full sync would find nothing to do, found by reading only: the test of
-        ``_load_listing`` (no directory moved since the last full listing, no rechecked file
-        changed, the cache holds all of that listing), answered by the storage without a walk
-        (``unchanged_since``). It can run on a read-only connection. Always False for a store
-        without directory times: its listing cannot tell what did not change.
+        """Whether a full sync would find nothing to do, found by reading only (it can run on
+        a read-only connection): the store holds what the last full listing saw
+        (``unchanged_since``, stats and no walk) and the cache holds all of that listing.
+        Always False for a store without directory times: nothing tells what did not change.
+        """
+        # The cache must hold all of the last listing: `perstack log` leaves one that holds
+        # only part of it, found before the store is looked at (but for a few directories).
+        return (
+            self._recent_dirs_unchanged()
+            and self._holds_last_listing()
+            and self.storage.unchanged_since(self._known_dirs(), self._recheck_files())
+        )
 
-        The directories changed most recently are looked at first, before anything reads the
-        whole listing: in a live store that is where the next change nearly always is, and
-        this look then costs a small query and a few stats before the sync proper."""
+    def _recent_dirs_unchanged(self) -> bool:
+        """Whether the directories the last full listing saw changed most recently are as it
+        saw them (False for a store without directory times). A live store's next change is
+        nearly always in one of them: it is then found for a small query and a few stats,
+        before anything reads the whole listing or stats the whole store."""
         if not self.storage.has_directory_times:
             return False
         recent = self.connection.execute(
             sql_file("sync", "01_recent_dirs").text, {"limit": _RECENT_DIRS}
         ).fetchall()
-        if not self.storage.unchanged_since(dict(recent), {}):
-            return False
-        # The cache must hold all of the last listing: `perstack log` leaves one that holds
-        # only part of it, and that is found without looking at the rest of the store.
-        if not self._holds_last_listing():
-            return False
-        return self.storage.unchanged_since(self._known_dirs(), self._recheck_files())
+        return self.storage.unchanged_since(dict(recent), {})
 
     def _holds_last_listing(self) -> bool:
         con = self.connection
@@ -510,16 +508,6 @@ class Database:
         if objects < listed:
             return False
         return con.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
-
-    def _full_listing(
-        self, *, rescan: bool
-    ) -> tuple[Iterator[ObjectInfo | DirectoryState], dict[str, tuple]]:
-        """The whole store, listed incrementally from the last full listing unless ``rescan``,
-        and the (size, version) the files it stats again had in the last full listing."""
-        if rescan:
-            return self.storage.list_changes({}, []), {}
-        recheck = self._recheck_files()
-        return self.storage.list_changes(self._known_dirs(), recheck), recheck
 
     def _known_dirs(self) -> dict[str, int | None]:
         """What the last full listing knew of each directory: its mtime, if settled enough to
