@@ -130,8 +130,9 @@ class CacheDatabase(Database):
 
     # -- opening --------------------------------------------------------------------------
 
-    def _open(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
-        """A connection to the file, waiting while another process holds it."""
+    def _open(self, *, read_only: bool, wait: bool = True) -> duckdb.DuckDBPyConnection:
+        """A connection to the file, waiting while another process holds it (``_CacheBusy``
+        at once instead, unless ``wait``)."""
         started = time.monotonic()
         announced = False
         while True:
@@ -142,6 +143,8 @@ class CacheDatabase(Database):
             except duckdb.IOException as error:
                 if not _is_lock_conflict(error):
                     raise
+                if not wait:
+                    raise _CacheBusy from error
                 waited = time.monotonic() - started
                 if waited > LOCK_WAIT_SECONDS:
                     raise StorageError(
@@ -157,26 +160,26 @@ class CacheDatabase(Database):
                     announced = True
                 time.sleep(_RETRY_SECONDS)
 
-    def _open_checked(self, *, read_only: bool) -> duckdb.DuckDBPyConnection:
+    def _open_checked(self, *, read_only: bool, wait: bool = True) -> duckdb.DuckDBPyConnection:
         """``_open``, the first time after checking the file (and repairing it if needed)."""
         if self._checked:
-            return self._open(read_only=read_only)
-        connection, problem = self._open_and_check(read_only=read_only)
+            return self._open(read_only=read_only, wait=wait)
+        connection, problem = self._open_and_check(read_only=read_only, wait=wait)
         if connection is None:
             self._repair(problem)
-            connection = self._open(read_only=read_only)
+            connection = self._open(read_only=read_only, wait=wait)
         self._checked = True
         return connection
 
     def _open_and_check(
-        self, *, read_only: bool
+        self, *, read_only: bool, wait: bool = True
     ) -> tuple[duckdb.DuckDBPyConnection, None] | tuple[None, str]:
         """An open connection to a sound file, or why the file is not sound; a quick check
         that reads the catalog, never the tables."""
         if not self.cache_path.exists():
             return None, "does not exist"
         try:
-            connection = self._open(read_only=read_only)
+            connection = self._open(read_only=read_only, wait=wait)
         except duckdb.ConnectionException:
             raise  # open in this process with other settings: nothing wrong with the file
         except duckdb.Error as error:
@@ -259,19 +262,25 @@ class CacheDatabase(Database):
         """Database.sync on the write connection, which stays open for the views' reads until
         ``release()`` or a read-only connection is asked for.
 
-        A sync of everything in a store that did not change (most syncs of a warm `query`,
-        `jobs`, `info` or `export`) is found out on a read-only connection first: no write
-        lock to wait for while another process reads. Not for a sync of some kinds or some
-        jobs: `perstack log` syncs the job it shows next, on the write connection, and a first
-        look would only add a connection to open.
+        A sync of everything (`query`, `jobs`, `info`, `export`) that finds another process
+        holding the cache (a reader) does not wait for it at once: on a read-only connection
+        it first looks whether the store changed (``is_up_to_date``), and if not there is
+        nothing to write. With no other process there, it takes the write connection at once:
+        looking first would cost a second connection whenever the store changed.
         """
         everything = not args and kwargs.get("job_ids") is None and kwargs.get("kinds") is None
-        if everything and not kwargs.get("rescan") and self._read_only and self.is_up_to_date():
-            listed = self.connection.execute("SELECT count(*) FROM _listing").fetchone()[0]
-            return SyncReport(listed=listed)
         if self._read_only:
             self.release()
-            self._connection = self._open_checked(read_only=False)
+            try:
+                self._connection = self._open_checked(
+                    read_only=False, wait=not everything or bool(kwargs.get("rescan"))
+                )
+            except _CacheBusy:
+                if self.is_up_to_date():  # on a read-only connection, beside the other one
+                    listed = self.connection.execute("SELECT count(*) FROM _listing").fetchone()
+                    return SyncReport(listed=listed[0])
+                self.release()
+                self._connection = self._open_checked(read_only=False)
             self._read_only = False
         with self._full_disk_removes_the_file():
             report = super().sync(*args, **kwargs)
@@ -327,6 +336,10 @@ class CacheDatabase(Database):
         if self._results_connection is not None:
             self._results_connection.close()
             self._results_connection = None
+
+
+class _CacheBusy(Exception):
+    """Another process holds the cache file, and the open was asked not to wait."""
 
 
 def _schema_problem(connection: duckdb.DuckDBPyConnection) -> str | None:
