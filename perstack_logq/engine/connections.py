@@ -19,7 +19,9 @@ notice line; a disk too full to hold it ends the sync with one error line and no
 from __future__ import annotations
 
 import fcntl
+import gc
 import logging
+import os
 import re
 import time
 from collections.abc import Iterator, Mapping
@@ -133,6 +135,7 @@ class CacheDatabase(Database):
     def _open(self, *, read_only: bool, wait: bool = True) -> duckdb.DuckDBPyConnection:
         """A connection to the file, waiting while another process holds it (``_CacheBusy``
         at once instead, unless ``wait``)."""
+        _collect_closed_instance(self.cache_path)
         started = time.monotonic()
         announced = False
         while True:
@@ -360,6 +363,35 @@ def _schema_problem(connection: duckdb.DuckDBPyConnection) -> str | None:
     if missing:
         return f"lacks its table {missing[0]}"
     return None
+
+
+def _collect_closed_instance(path: Path) -> None:
+    """Free what garbage keeps of an instance of ``path`` whose connections are all closed.
+
+    DuckDB's ``connect`` spins, at full CPU and for ever, while such an instance lives (duckdb
+    issue 25965): a relation or an Arrow reader read only part of the way keeps one alive,
+    and an exception's traceback keeps those until the cycle collector runs. A command that
+    failed half-way through its output, then the next ``connect`` in the same process (a
+    notebook, the MCP server), hung. The collector runs only when this process has the file
+    open (seen in /proc; always where there is no /proc): most opens cost no collection.
+    """
+    if _open_in_this_process(path) is not False:
+        gc.collect()
+
+
+def _open_in_this_process(path: Path) -> bool | None:
+    """Whether one of this process's file descriptors is ``path`` (None: cannot tell)."""
+    try:
+        descriptors = os.scandir("/proc/self/fd")
+    except OSError:
+        return None
+    target = os.path.realpath(path)
+    with descriptors:
+        for entry in descriptors:
+            with suppress(OSError):
+                if os.readlink(entry.path) == target:
+                    return True
+    return False
 
 
 def _is_lock_conflict(error: duckdb.Error) -> bool:

@@ -272,24 +272,26 @@ def _write_parquet(relation: duckdb.DuckDBPyRelation, path: Path) -> int:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    reader = relation.to_arrow_reader(FETCH_BATCH * 16)
-    try:  # in memory first: a schema Parquet cannot hold must not cost the file
-        pq.ParquetWriter(pa.BufferOutputStream(), reader.schema).close()
-    except pa.ArrowNotImplementedError:
-        kinds = ", ".join(
-            f"{name} {kind}"
-            for name, kind in zip(relation.columns, relation.types, strict=True)
-            if str(kind).split("(")[0] in _NOT_IN_PARQUET
-        )
-        raise QueryError(
-            f"--format parquet cannot hold {kinds or 'a column of this result'}: "
-            "cast it in the SQL (e.g. CAST(x AS VARCHAR)) or use --format jsonl"
-        ) from None
-    count = 0
-    with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
-        for batch in reader:
-            writer.write_batch(batch)
-            count += batch.num_rows
+    # Closed on every way out: a reader left part-read keeps the cache's DuckDB instance alive
+    # after its connection closes (see connections._collect_closed_instance).
+    with relation.to_arrow_reader(FETCH_BATCH * 16) as reader:
+        try:  # in memory first: a schema Parquet cannot hold must not cost the file
+            pq.ParquetWriter(pa.BufferOutputStream(), reader.schema).close()
+        except pa.ArrowNotImplementedError:
+            kinds = ", ".join(
+                f"{name} {kind}"
+                for name, kind in zip(relation.columns, relation.types, strict=True)
+                if str(kind).split("(")[0] in _NOT_IN_PARQUET
+            )
+            raise QueryError(
+                f"--format parquet cannot hold {kinds or 'a column of this result'}: "
+                "cast it in the SQL (e.g. CAST(x AS VARCHAR)) or use --format jsonl"
+            ) from None
+        count = 0
+        with pq.ParquetWriter(path, reader.schema, compression="zstd") as writer:
+            for batch in reader:
+                writer.write_batch(batch)
+                count += batch.num_rows
     return count
 
 

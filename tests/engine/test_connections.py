@@ -216,6 +216,53 @@ def test_a_warm_query_does_not_wait_for_a_process_reading_the_cache(
     assert query.stdout.splitlines()[1] == str(EVENTS)
 
 
+# A relation read part of the way, kept only by a reference cycle (as an exception's traceback
+# keeps one), with the cycle collector off so that nothing frees it by chance; then what a
+# notebook or the MCP server does next: reopen the cache in the same process.
+_REOPEN_AFTER_A_LEFTOVER = textwrap.dedent(
+    """
+    import gc, sys
+    from pathlib import Path
+    gc.disable()
+    from perstack_logq.cli import main
+    from perstack_logq.engine.cache import open_database
+    from perstack_logq.storage.filesystem import FileSystemStorage
+
+    store, cache_dir = sys.argv[1], sys.argv[2]
+    database = open_database(FileSystemStorage(store), cache_dir=Path(cache_dir))
+    database.sync()
+    leftover = database.connection.sql("SELECT * FROM events")
+    leftover.fetchone()
+    cycle = [leftover]
+    cycle.append(cycle)
+    del leftover, cycle
+    database.release()
+    database.sync()
+    database.close()
+    print("reopened", flush=True)
+    where = ["--storage", store, "--cache-dir", cache_dir]
+    interval = ["query", "SELECT INTERVAL 1 DAY AS i", "-f", "parquet", "-o", sys.argv[3]]
+    print("refused", main(["log", *interval, *where]), flush=True)
+    print("next", main(["log", "query", "SELECT 1 AS one", *where]), flush=True)
+    """
+)
+
+
+def test_a_closed_connection_left_over_does_not_hang_the_next_open(
+    store: Path, tmp_path: Path
+) -> None:
+    """DuckDB's connect spins for ever while an instance of the file outlives its connections
+    (duckdb issue 25965); CI once hung 20 minutes on it. A part-read relation kept by garbage
+    must not keep the next open waiting, nor must a command refused half-way."""
+    completed = subprocess.run(
+        [sys.executable, "-c", _REOPEN_AFTER_A_LEFTOVER, str(store), str(tmp_path / "cache"),
+         str(tmp_path / "i.parquet")],
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines() == ["reopened", "refused 4", "one", "───", "1", "next 0"]
+
+
 def test_history_sql_answers_hold_no_lock_and_cannot_write(store: Path, tmp_path: Path) -> None:
     cache_dir = tmp_path / "cache"
     with connect(str(store), cache_dir=cache_dir) as history:
