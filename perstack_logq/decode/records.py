@@ -20,7 +20,13 @@ from perstack_logq.decode.conversation import (
 )
 from perstack_logq.decode.redact import redact_run_setting
 from perstack_logq.decode.secrets import mask_secret_values
-from perstack_logq.storage.layout import KeyKind, ParsedKey, parse_key, unknown_layout_detail
+from perstack_logq.storage.layout import (
+    KeyKind,
+    ParsedKey,
+    parse_key,
+    unknown_layout_detail,
+    unreadable_directory_reason,
+)
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -226,6 +232,15 @@ class StoreDecoder:
     def skip_unknown_layout(self, key: str) -> None:
         """A file whose name or place is not part of the layout: skipped without reading it."""
         self.skip(key, "unknown_layout", unknown_layout_detail(key))
+
+    def skip_unlisted(self, key: str, version: str) -> None:
+        """A listed key that is not read: a file outside the layout, or a directory the
+        listing could not read (its version says why)."""
+        reason = unreadable_directory_reason(key, version)
+        if reason is None:
+            self.skip_unknown_layout(key)
+        else:
+            self.skip(key, "unreadable", f"a directory that cannot be listed: {reason}")
 
     def skip(self, key: str, reason: str, detail: str) -> None:
         self._rows["skipped_files"].append((key, reason, detail))

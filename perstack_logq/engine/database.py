@@ -383,19 +383,19 @@ class Database:
         """Stray files (``.DS_Store``, editor backups, bad event names) are recorded as skipped
         and entered in the manifest without a single read: their bodies cannot matter."""
         skipped = 0
-        for keys in self._pending_key_chunks(unknown_layout=True):
+        for rows in self._pending_chunks(unknown_layout=True):
             decoder = StoreDecoder()
-            for key in keys:
-                decoder.skip_unknown_layout(key)
-            self._commit(decoder.flush(), keys)
-            skipped += len(keys)
+            for key, version in rows:
+                decoder.skip_unlisted(key, version)
+            self._commit(decoder.flush(), [key for key, _ in rows])
+            skipped += len(rows)
         return skipped
 
     def _decoded_batches(self, pending_bytes: int) -> Iterator[DecodedBatch]:
         """The pending objects read and decoded, one bounded batch at a time, from one stream
         of reads: a remote store's GETs stay in flight while a batch is decoded."""
         with self._object_reader(pending_bytes) as reader:
-            keys = (key for chunk in self._pending_key_chunks() for key in chunk)
+            keys = (key for rows in self._pending_chunks() for key, _ in rows)
             yield from decode_objects(reader.read_objects(keys))
 
     @contextmanager
@@ -443,8 +443,8 @@ class Database:
         directories: list[tuple[str, int, bool, bool]] = []
         for item in listing:
             if type(item) is DirectoryState:
-                key, mtime, unchanged = item
-                directories.append((key, mtime, mtime < settled_before, unchanged))
+                key, mtime, unchanged, listed = item
+                directories.append((key, mtime, listed and mtime < settled_before, unchanged))
                 if len(directories) >= _LISTING_BATCH:
                     self._append(_SYNC_DIRS, directories)
                     directories = []
@@ -545,17 +545,18 @@ class Database:
         con.execute("DELETE FROM _objects WHERE key IN (SELECT key FROM _sync_stale)")
         con.execute("COMMIT")
 
-    def _pending_key_chunks(self, *, unknown_layout: bool = False) -> Iterator[list[str]]:
-        """The pending keys to read (or, with ``unknown_layout``, the stray ones), in chunks."""
+    def _pending_chunks(self, *, unknown_layout: bool = False) -> Iterator[list[tuple[str, str]]]:
+        """The pending keys to read (or, with ``unknown_layout``, the stray ones) and their
+        versions, in chunks."""
         # A cursor of its own: the main connection keeps inserting while this one reads.
         reader = self.connection.cursor()
+        kind = "kind = 'unknown'" if unknown_layout else "kind <> 'unknown'"
         try:
             result = reader.execute(
-                "SELECT key FROM _sync_pending WHERE (kind = 'unknown') = $unknown ORDER BY key",
-                {"unknown": unknown_layout},
+                f"SELECT key, version FROM _sync_pending WHERE {kind} ORDER BY key"
             )
             while rows := result.fetchmany(_BATCH_KEYS):
-                yield [key for (key,) in rows]
+                yield rows
         finally:
             reader.close()
 

@@ -49,6 +49,9 @@ class DirectoryState(NamedTuple):
     key: str  # store-relative, ending in "/": "jobs/J/runs/R/"
     mtime_ns: int
     unchanged: bool  # the mtime the caller knew: its files were not listed again
+    # False: it could not be read (permission denied), so its mtime says nothing of what it
+    # holds: never trusted, it is read again by every listing.
+    listed: bool = True
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,12 @@ from perstack_logq.storage.base import (
     StorageInfo,
     read_concurrently,
 )
-from perstack_logq.storage.layout import JOB_FILE, JOBS_DIR, NOT_UTF8
+from perstack_logq.storage.layout import (
+    JOB_FILE,
+    JOBS_DIR,
+    NOT_UTF8,
+    unreadable_directory_version,
+)
 
 S_ISDIR, S_ISREG = stat.S_ISDIR, stat.S_ISREG
 _entry_name = attrgetter("name")
@@ -118,19 +123,25 @@ class FileSystemStorage(Storage):
     has_directory_times = True
 
     def list_job_files(self, job_ids: Iterable[str]) -> Iterator[ObjectInfo]:
-        """The job.json of each of these jobs that has one: one stat a job."""
+        """The job.json of each of these jobs that has one: one stat a job. A job directory
+        that cannot be read has none to show (a full listing names it as skipped)."""
         for job_id in job_ids:
             key = f"{JOBS_DIR}/{job_id}/{JOB_FILE}"
             if not _is_safe_key(key, allow_empty=False):
                 continue  # no such directory can be listed either
-            info = self._lstat(key)
-            if info is not None and S_ISREG(info.st_mode):
+            try:
+                info = os.stat(f"{self._root_text}/{key}", follow_symlinks=False)
+            except OSError:
+                continue
+            if S_ISREG(info.st_mode):
                 yield ObjectInfo(key, info.st_size, str(info.st_mtime_ns))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
         """The regular files under the directory ``prefix`` (ending in ``/``), in no particular
         order, with no stat a file: readdir's entry types tell files from directories (and
-        from symlinks, which are not followed), and a stat costs more than the rest."""
+        from symlinks, which are not followed), and a stat costs more than the rest. A
+        directory that cannot be read has no files to show (a full listing names it as
+        skipped)."""
         if not prefix.endswith("/") or not _is_safe_key(prefix[:-1], allow_empty=False):
             raise StorageError(f"Invalid store key prefix: {prefix!r}")
         root = f"{self._root_text}/"
@@ -147,10 +158,9 @@ class FileSystemStorage(Storage):
                             pending.append(f"{key}{name}/")
                         elif entry.is_file(follow_symlinks=False):
                             yield key + name
-            except (FileNotFoundError, NotADirectoryError):
-                continue  # removed while we listed (a live store), or never there
-            except OSError as exc:
-                raise StorageError(f"Cannot list {root + key}: {_reason(exc)}") from None
+            except OSError:
+                # Removed while we listed (a live store), never there, or unreadable.
+                continue
 
     def unchanged_since(
         self, known: Mapping[str, int | None], recheck: Mapping[str, tuple]
@@ -165,32 +175,31 @@ class FileSystemStorage(Storage):
         on 10,000 jobs, before the sync walked it again)."""
         if not known:
             return False
-        for key, mtime in known.items():
-            if mtime is None:
-                return False  # changed too recently to be trusted
-            info = self._directory_stat(key)
-            if info is None or not S_ISDIR(info.st_mode) or info.st_mtime_ns != mtime:
-                return False
-        for key, listed in recheck.items():
-            info = self._lstat(key)
-            if info is None or not S_ISREG(info.st_mode):
-                return False
-            if (info.st_size, str(info.st_mtime_ns)) != listed:
-                return False
+        try:
+            for key, mtime in known.items():
+                if mtime is None:
+                    return False  # changed too recently to be trusted
+                info = self._directory_stat(key)
+                if info is None or not S_ISDIR(info.st_mode) or info.st_mtime_ns != mtime:
+                    return False
+            for key, listed in recheck.items():
+                info = self._stat_if_there(key)
+                if info is None or not S_ISREG(info.st_mode):
+                    return False
+                if (info.st_size, str(info.st_mtime_ns)) != listed:
+                    return False
+        except OSError:
+            return False  # unreadable now: the listing says which directory, or fails
         return True
 
     def _directory_stat(self, key: str) -> os.stat_result | None:
         """A directory's own stat; ``jobs/`` may be a symlink, followed as list_changes does."""
         if key != f"{JOBS_DIR}/":
-            return self._lstat(key)
+            return self._stat_if_there(key)
         try:
             return os.stat(f"{self._root_text}/{JOBS_DIR}")
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise StorageError(
-                f"Cannot list {self._root_text}/{JOBS_DIR}: {_reason(exc)}"
-            ) from None
 
     def list_changes(
         self, known: Mapping[str, int | None], recheck: Iterable[str]
@@ -237,62 +246,84 @@ class FileSystemStorage(Storage):
         pending = [(start_key, start_mtime)]
         while pending:
             key, mtime = pending.pop()
-            if known.get(key) == mtime:
-                yield DirectoryState(key, mtime, unchanged=True)
-                yield from self._stat_files(rechecked.get(key, ()))
-                pending.extend(self._stat_directories(reversed(subdirectories.get(key, ()))))
-                continue
-            yield DirectoryState(key, mtime, unchanged=False)
             try:
-                with os.scandir(root + key) as it:
-                    entries = [entry for entry in it if entry.name.startswith(name_prefix)]
+                if known.get(key) == mtime:
+                    # Its entries are the known ones: only those to stat again are stat'ed.
+                    files = self._stat_files(rechecked.get(key, ()))
+                    found = self._stat_directories(subdirectories.get(key, ()))
+                    unchanged = True
+                else:
+                    files, found = self._read_directory(key, name_prefix)
+                    unchanged = False
             except (FileNotFoundError, NotADirectoryError):
                 continue  # removed while we listed (a live store), or the prefix names no directory
             except OSError as exc:
-                raise StorageError(f"Cannot list {root + key}: {_reason(exc)}") from None
-            name_prefix = ""  # only the first directory is filtered
-            entries.sort(key=_entry_name)
-            found = []
-            for entry in entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except FileNotFoundError:
-                    continue  # vanished between readdir and stat
-                except OSError as exc:
-                    raise StorageError(f"Cannot list {entry.path}: {_reason(exc)}") from None
-                mode = info.st_mode
-                if _undecodable(entry.name):
-                    if S_ISREG(mode) or S_ISDIR(mode):
-                        stray = _stray_key(key, entry.name)
-                        yield ObjectInfo(stray, info.st_size, str(info.st_mtime_ns))
-                elif S_ISREG(mode):
-                    yield ObjectInfo(key + entry.name, info.st_size, str(info.st_mtime_ns))
-                elif S_ISDIR(mode):
-                    found.append((f"{key}{entry.name}/", info.st_mtime_ns))
+                if key == start_key:
+                    raise StorageError(f"Cannot list {root + key}: {_reason(exc)}") from None
+                # One directory that cannot be read (or searched: then its entries cannot be
+                # stat'ed) must not fail the store: it is listed as an entry of its own,
+                # skipped and named, and read again by every listing.
+                yield DirectoryState(key, mtime, unchanged=False, listed=False)
+                yield ObjectInfo(key, 0, unreadable_directory_version(_reason(exc)))
+                continue
+            finally:
+                name_prefix = ""  # only the first directory is filtered
+            yield DirectoryState(key, mtime, unchanged)
+            yield from files
             pending.extend(reversed(found))  # popped last first: name order
 
-    def _stat_files(self, keys: Iterable[str]) -> Iterator[ObjectInfo]:
+    def _read_directory(
+        self, key: str, name_prefix: str
+    ) -> tuple[list[ObjectInfo], list[tuple[str, int]]]:
+        """A directory's files, and its subdirectories with their mtimes, in name order; an
+        OSError when any entry cannot be stat'ed (searching it is not permitted), so that a
+        directory is listed whole or not at all."""
+        with os.scandir(f"{self._root_text}/{key}") as it:
+            entries = [entry for entry in it if entry.name.startswith(name_prefix)]
+        entries.sort(key=_entry_name)
+        files: list[ObjectInfo] = []
+        found: list[tuple[str, int]] = []
+        for entry in entries:
+            try:
+                info = entry.stat(follow_symlinks=False)
+            except FileNotFoundError:
+                continue  # vanished between readdir and stat
+            mode = info.st_mode
+            if _undecodable(entry.name):
+                if S_ISREG(mode) or S_ISDIR(mode):
+                    stray = _stray_key(key, entry.name)
+                    files.append(ObjectInfo(stray, info.st_size, str(info.st_mtime_ns)))
+            elif S_ISREG(mode):
+                files.append(ObjectInfo(key + entry.name, info.st_size, str(info.st_mtime_ns)))
+            elif S_ISDIR(mode):
+                found.append((f"{key}{entry.name}/", info.st_mtime_ns))
+        return files, found
+
+    def _stat_files(self, keys: Iterable[str]) -> list[ObjectInfo]:
+        """These files as they are now, in name order; OSError if one cannot be stat'ed."""
+        files = []
         for key in sorted(keys):
-            info = self._lstat(key)
+            info = self._stat_if_there(key)
             if info is not None and S_ISREG(info.st_mode):
-                yield ObjectInfo(key, info.st_size, str(info.st_mtime_ns))
+                files.append(ObjectInfo(key, info.st_size, str(info.st_mtime_ns)))
+        return files
 
-    def _stat_directories(self, keys: Iterable[str]) -> Iterator[tuple[str, int]]:
+    def _stat_directories(self, keys: Iterable[str]) -> list[tuple[str, int]]:
+        """These directories with their mtimes now; OSError if one cannot be stat'ed."""
+        found = []
         for key in keys:
-            info = self._lstat(key)
+            info = self._stat_if_there(key)
             if info is not None and S_ISDIR(info.st_mode):
-                yield key, info.st_mtime_ns
+                found.append((key, info.st_mtime_ns))
+        return found
 
-    def _lstat(self, key: str) -> os.stat_result | None:
+    def _stat_if_there(self, key: str) -> os.stat_result | None:
         """The key's own stat (a symlink is not followed); None once it is gone (a race: in a
         directory whose mtime did not move, nothing was removed)."""
-        path = f"{self._root_text}/{key}"
         try:
-            return os.stat(path, follow_symlinks=False)
+            return os.stat(f"{self._root_text}/{key}", follow_symlinks=False)
         except FileNotFoundError:
             return None
-        except OSError as exc:
-            raise StorageError(f"Cannot list {path}: {_reason(exc)}") from None
 
     def read_object(self, key: str) -> bytes:
         body = self._read(key)

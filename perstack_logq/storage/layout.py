@@ -104,6 +104,9 @@ def event_key(job_id: str, run_id: str, timestamp: int, step_number: int, event_
 
 # What a filesystem listing puts before each byte of a name that is not UTF-8.
 NOT_UTF8 = "\ufffd"
+# A directory a filesystem listing could not read is listed as one entry: its own key (ending
+# in "/") with this before the reason as its version.
+_UNREADABLE_DIRECTORY = "unreadable directory: "
 _MAX_DATE_MS = 8_640_000_000_000_000  # new Date(8.64e15): 275760-09-13, JavaScript's last day
 
 
@@ -178,6 +181,19 @@ def unknown_layout_detail(key: str) -> str:
         if any(len(field) > 19 or int(field) > _INT64_MAX for field in numbers):
             return "a number in the event file name is too large (over 2^63-1)"
     return "not a job, checkpoint, run setting or event file"
+
+
+def unreadable_directory_version(reason: str) -> str:
+    """The version a listing gives a directory it could not read (``permission denied``)."""
+    return _UNREADABLE_DIRECTORY + reason
+
+
+def unreadable_directory_reason(key: str, version: str) -> str | None:
+    """Why the listed ``key`` is a directory that could not be read, or None if it is not one
+    (an S3 folder marker also ends in "/", with an ETag for its version)."""
+    if key.endswith("/") and version.startswith(_UNREADABLE_DIRECTORY):
+        return version[len(_UNREADABLE_DIRECTORY) :]
+    return None
 
 
 def validate_identifier(option: str, value: str) -> str:

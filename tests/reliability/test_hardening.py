@@ -21,6 +21,7 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from reliability_support import PERSTACK, cli
+from support.cli import run_cli_as_a_user
 from support.moto_server import create_bucket, upload_tree
 
 JOB = "anaew4v18s62aanmx116dgi2"
@@ -148,6 +149,48 @@ def test_a_file_name_with_a_newline_is_listed_on_one_line(store_copy: Path, tmp_
 KEY_TEXT = st.text(
     st.characters(codec="utf-8", exclude_characters="/\x00"), min_size=1, max_size=30
 )
+
+
+def test_a_directory_that_cannot_be_read_is_one_skipped_entry(
+    store_copy: Path, tmp_path: Path
+) -> None:
+    """A run directory and a whole job directory that cannot be read (permission denied) are
+    two skipped entries, named with the reason; the rest of the store is there, every sync
+    tries them again, and once readable they are read like any new files."""
+    other_job = "zz965jclh954prwh046s5bt8"
+    unreadable = [store_copy / RUN_DIR, store_copy / "jobs" / other_job]
+    hidden_events = sum(len(list(d.rglob("event-*.json"))) for d in unreadable)
+    assert hidden_events
+    args = _args(store_copy, tmp_path / "cache")
+    count_events = ("query", "SELECT count(*) FROM events", "-f", "csv", *args)
+    all_events = int(run_cli_as_a_user("log", *count_events).stdout.splitlines()[1])
+    for directory in unreadable:
+        directory.chmod(0)
+    try:
+        for attempt in range(2):  # the second sync must not forget them
+            synced = run_cli_as_a_user("log", "sync", "--show-skipped", *args)
+            assert synced.returncode == 0, synced.stderr
+            for key in (f"{RUN_DIR}/", f"jobs/{other_job}/"):
+                line = f"{key}: unreadable (a directory that cannot be listed: permission denied)"
+                assert line in synced.stderr, (attempt, synced.stderr)
+        # The cache that read them before, a new cache and none agree.
+        for where in ((), ("--cache-dir", str(tmp_path / "new")), ("--no-cache",)):
+            counted = run_cli_as_a_user("log", *count_events, *where)
+            assert "2 files skipped (2 unreadable)" in counted.stderr, (where, counted.stderr)
+            assert int(counted.stdout.splitlines()[1]) == all_events - hidden_events, where
+        shown = run_cli_as_a_user("log", "--job", JOB, *args)
+        assert shown.returncode == 0 and "1 file skipped (1 unreadable)" in shown.stderr
+        asked = run_cli_as_a_user("log", "--job", other_job, *args)
+        assert asked.returncode == 3, asked.stderr
+        assert asked.stderr.splitlines()[-1].endswith(f"jobs/{other_job}/: permission denied")
+        for command in (("--no-cache",), ("jobs",), ("info",)):
+            assert run_cli_as_a_user("log", *command, *args).returncode == 0, command
+    finally:
+        for directory in unreadable:
+            directory.chmod(0o755)
+    readable = run_cli_as_a_user("log", *count_events)
+    assert int(readable.stdout.splitlines()[1]) == all_events
+    assert "skipped" not in readable.stderr, readable.stderr
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))

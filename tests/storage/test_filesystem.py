@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from support import FIXTURE_STORE
+from support.cli import run_cli_as_a_user
 
 from perstack_logq.errors import StorageError
 from perstack_logq.storage.base import DirectoryState, ObjectInfo, ReadFailure
@@ -268,17 +269,18 @@ def test_root_that_cannot_be_opened(tmp_path: Path) -> None:
     )
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a chmod 000 directory anyway")
 def test_unreadable_directory(tmp_path: Path) -> None:
+    """The store itself unreadable: one line and exit 3 (a directory inside it is one skipped
+    entry: tests/reliability/test_hardening.py)."""
     root = tmp_path / "perstack"
     root.mkdir()
     root.chmod(0)
     try:
-        with pytest.raises(StorageError) as caught:
-            FileSystemStorage(root).check()
-        assert str(caught.value) == f"Cannot read storage directory {root}: permission denied"
+        result = run_cli_as_a_user("log", "jobs", "--storage", str(root), "--no-cache")
     finally:
         root.chmod(0o755)
+    assert result.returncode == 3, result.stderr
+    assert result.stderr == f"Error: Cannot read storage directory {root}: permission denied\n"
 
 
 def test_empty_store(tmp_path: Path) -> None:
@@ -346,13 +348,13 @@ def test_unchanged_since_agrees_with_list_changes_and_stops_at_the_first_change(
     assert not storage.unchanged_since({**known, "jobs/": None}, recheck)  # not settled
 
     stats: list[str] = []
-    lstat = FileSystemStorage._lstat
+    stat_if_there = FileSystemStorage._stat_if_there
 
     def counted(self: FileSystemStorage, key: str) -> os.stat_result | None:
         stats.append(key)
-        return lstat(self, key)
+        return stat_if_there(self, key)
 
-    monkeypatch.setattr(FileSystemStorage, "_lstat", counted)
+    monkeypatch.setattr(FileSystemStorage, "_stat_if_there", counted)
     run_dir = next(key for key in known if "/runs/" in key and key.count("/") == 4)
     (store_copy / run_dir / "event-1999999999999-9-startGeneration.json").write_text("{}")
     assert any(item.unchanged is False for item in storage.list_changes(known, recheck)

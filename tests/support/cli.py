@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -39,6 +40,21 @@ def run_cli(
     if check and result.returncode != 0:
         raise AssertionError(f"perstack {' '.join(args)} failed: {result.stderr}")
     return result
+
+
+def run_cli_as_a_user(*args: str) -> subprocess.CompletedProcess[str]:
+    """``run_cli`` in a process that file permissions apply to. Root reads a chmod 000
+    directory anyway, and tests run as root here and in CI: root then runs it without the two
+    capabilities that bypass permissions (setpriv, from util-linux)."""
+    command = [sys.executable, "-m", "perstack_logq", *args]
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            import pytest
+
+            pytest.skip("root reads a chmod 000 directory anyway, and setpriv is missing")
+        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *command]
+    return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
 
 
 def write_config(directory: Path, body: str) -> Path:
