@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -48,13 +49,21 @@ def run_cli_as_a_user(*args: str) -> subprocess.CompletedProcess[str]:
     capabilities that bypass permissions (setpriv, from util-linux)."""
     command = [sys.executable, "-m", "perstack_logq", *args]
     if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            import pytest
-
-            pytest.skip("root reads a chmod 000 directory anyway, and setpriv is missing")
-        command = [setpriv, "--bounding-set=-dac_override,-dac_read_search", *command]
+        command = [*_without_permission_bypass(), *command]
     return subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
+
+
+@functools.cache
+def _without_permission_bypass() -> tuple[str, ...]:
+    import pytest
+
+    setpriv = shutil.which("setpriv")
+    if setpriv is None:
+        pytest.skip("root reads a chmod 000 directory anyway, and setpriv is missing")
+    prefix = (setpriv, "--bounding-set=-dac_override,-dac_read_search")
+    if subprocess.run([*prefix, "true"], capture_output=True, check=False).returncode:
+        pytest.skip("root reads a chmod 000 directory anyway, and setpriv may not drop that")
+    return prefix
 
 
 def write_config(directory: Path, body: str) -> Path:
