@@ -22,6 +22,20 @@ def test_quick_start_is_two_commands() -> None:
     assert len(_quick_start_commands()) == 2
 
 
+def test_the_first_command_installs_the_extras_the_examples_use() -> None:
+    """The README promises every example works as printed after command 1: the commands
+    that need an extra (and say so when it is missing) get it from that install."""
+    install = _quick_start_commands()[0]
+    extras = re.search(r"-e '\.\[([a-z,]+)\]'", install)
+    installed = set(extras.group(1).split(",")) if extras else set()
+    shown = set(re.findall(r"^\$ perstack log (\w+)", README, re.MULTILINE))
+    extra_of = {"cost": "cost", "search": "search", "report": "report"}
+    assert {extra_of[command] for command in shown if command in extra_of} <= installed
+    pyproject = (REPO / "pyproject.toml").read_text(encoding="utf-8")
+    for extra in installed:
+        assert re.search(rf"^{extra} = \[", pyproject, re.MULTILINE), extra
+
+
 def test_ci_runs_the_readme_test_command() -> None:
     test_command = _quick_start_commands()[1]
     assert "pytest" in test_command
