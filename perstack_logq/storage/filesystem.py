@@ -130,10 +130,10 @@ class FileSystemStorage(Storage):
             if not _is_safe_key(key, allow_empty=False):
                 continue  # no such directory can be listed either
             try:
-                info = os.stat(f"{self._root_text}/{key}", follow_symlinks=False)
+                info = self._stat_if_there(key)
             except OSError:
                 continue
-            if S_ISREG(info.st_mode):
+            if info is not None and S_ISREG(info.st_mode):
                 yield ObjectInfo(key, info.st_size, str(info.st_mtime_ns))
 
     def list_keys(self, prefix: str) -> Iterator[str]:
