@@ -64,7 +64,6 @@ _LISTING_BATCH = 50_000
 _SMALL_APPEND = 1_000  # rows: fewer are inserted without Arrow (see _append)
 _LISTING_PROGRESS_EVERY = 1_000  # keys: one S3 page
 _SETTLED_AFTER_NS = 2_000_000_000
-_RECENT_DIRS = 64  # directories is_up_to_date looks at before reading the whole listing
 # One batch (read, decoded, committed in one transaction) holds at most this much JSON or this
 # many objects: memory depends on these, never on the size of the store.
 _BATCH_BYTES = 16 * 1024 * 1024
@@ -493,9 +492,7 @@ class Database:
         before anything reads the whole listing or stats the whole store."""
         if not self.storage.has_directory_times:
             return False
-        recent = self.connection.execute(
-            sql_file("sync", "01_recent_dirs").text, {"limit": _RECENT_DIRS}
-        ).fetchall()
+        recent = self.connection.execute(sql_file("sync", "01_recent_dirs").text).fetchall()
         return self.storage.unchanged_since(dict(recent), {})
 
     def _holds_last_listing(self) -> bool:
