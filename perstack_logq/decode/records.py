@@ -97,6 +97,17 @@ def _str(record: JsonObject, key: str, *, required: bool = False) -> str | None:
     return None
 
 
+def _loose_text(value: Any) -> str | None:
+    """A value as text where any JSON is allowed: a string as it is, anything else as its JSON
+    text (as DuckDB's ``->>`` gives it), None for null or what orjson cannot write."""
+    if value is None or isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:  # nested deeper than orjson writes
+        return None
+
+
 def _object(record: JsonObject, key: str) -> JsonObject:
     value = record.get(key)
     return value if isinstance(value, dict) else {}
@@ -400,6 +411,15 @@ class StoreDecoder:
         event_id = _str(record, "id")
         expert_key = _str(record, "expertKey")
         event_time = _time(timestamp)
+        # Columns of their own, so that nothing reads `record` (of every event) to find them.
+        error = _object(record, "error")
+        retryable = error.get("isRetryable")
+        carried = (
+            _loose_text(_object(record, "checkpoint").get("id")),
+            _loose_text(error.get("name")),
+            _loose_text(error.get("message")),
+            retryable if isinstance(retryable, bool) else None,
+        )
         text = self._strip_conversations(parsed.job_id, key, record, text, is_event=True)
         self._rows["events"].append(
             (
@@ -414,6 +434,7 @@ class StoreDecoder:
                 *_usage(record),
                 key.rsplit("/", 1)[1],
                 size,
+                *carried,
                 text,
                 key,
             )

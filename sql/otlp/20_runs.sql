@@ -6,9 +6,9 @@ WITH endings AS (
     SELECT
         job_id,
         run_id,
-        arg_max(record -> 'error' ->> 'name', event_time) FILTER (type = 'stopRunByError')
+        arg_max(error_name, event_time) FILTER (type = 'stopRunByError')
             AS error_name,
-        arg_max(record -> 'error' ->> 'message', event_time) FILTER (type = 'stopRunByError')
+        arg_max(error_message, event_time) FILTER (type = 'stopRunByError')
             AS error_message,
         arg_max(record ->> 'text', event_time) FILTER (type = 'completeRun') AS result_text
     FROM events

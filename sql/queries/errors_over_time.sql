@@ -7,7 +7,7 @@ WITH facts AS (
         event_time,
         job_id,
         type AS fact,
-        CASE WHEN type = 'stopRunByError' THEN record ->> '$.error.name' END AS error_name
+        CASE WHEN type = 'stopRunByError' THEN error_name END AS error_name
     FROM events
     WHERE type IN ('startRun', 'stopRunByError', 'retry')
     UNION ALL

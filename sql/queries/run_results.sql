@@ -13,9 +13,9 @@ WITH final_events AS (
             END,
             timestamp_ms
         ) FILTER (WHERE type IN ('completeRun', 'completeStreamingRunResult')) AS result_text,
-        arg_max(record ->> '$.error.name', timestamp_ms) FILTER (WHERE type = 'stopRunByError')
+        arg_max(error_name, timestamp_ms) FILTER (WHERE type = 'stopRunByError')
             AS error_name,
-        arg_max(record ->> '$.error.message', timestamp_ms)
+        arg_max(error_message, timestamp_ms)
             FILTER (WHERE type = 'stopRunByError') AS error_message
     FROM events
     WHERE type IN ('completeRun', 'completeStreamingRunResult', 'stopRunByError')

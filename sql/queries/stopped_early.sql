@@ -17,12 +17,12 @@ WITH stops AS (
         expert_key,
         CASE type
             WHEN 'stopRunByError' THEN
-                concat_ws(': ', record ->> '$.error.name', record ->> '$.error.message')
+                concat_ws(': ', error_name, error_message)
             WHEN 'stopRunByInteractiveTool' THEN
                 'waiting on ' || (record ->> '$.checkpoint.pendingToolCalls[0].toolName')
             WHEN 'stopRunByExceededMaxSteps' THEN 'reached step ' || CAST(step_number AS VARCHAR)
         END AS detail,
-        CAST(record -> '$.error.isRetryable' AS BOOLEAN) AS error_is_retryable
+        error_is_retryable
     FROM events
     WHERE type IN ('stopRunByExceededMaxSteps', 'stopRunByError', 'stopRunByInteractiveTool')
 ),

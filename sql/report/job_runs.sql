@@ -13,7 +13,7 @@ final_events AS (
         arg_max(record ->> '$.text', timestamp_ms)
             FILTER (WHERE type IN ('completeRun', 'completeStreamingRunResult')) AS result_text,
         arg_max(
-            concat_ws(': ', record ->> '$.error.name', record ->> '$.error.message'), timestamp_ms
+            concat_ws(': ', error_name, error_message), timestamp_ms
         ) FILTER (WHERE type = 'stopRunByError') AS error_text,
         arg_max(record ->> '$.checkpoint.pendingToolCalls[0].toolName', timestamp_ms)
             FILTER (WHERE type = 'stopRunByInteractiveTool') AS waiting_on

@@ -11,7 +11,7 @@ SELECT
     END AS reason,
     CASE e.type
         WHEN 'stopRunByError' THEN
-            concat_ws(': ', e.record ->> '$.error.name', e.record ->> '$.error.message')
+            concat_ws(': ', e.error_name, e.error_message)
         WHEN 'stopRunByInteractiveTool' THEN
             'waiting on ' || (e.record ->> '$.checkpoint.pendingToolCalls[0].toolName')
         WHEN 'stopRunByExceededMaxSteps' THEN 'reached step ' || CAST(e.step_number AS VARCHAR)

@@ -38,9 +38,9 @@ errors AS (
     SELECT
         job_id,
         run_id,
-        arg_max(record ->> '$.error.name', timestamp_ms) AS error_name,
-        arg_max(record ->> '$.error.message', timestamp_ms) AS error_message,
-        arg_max(CAST(record -> '$.error.isRetryable' AS BOOLEAN), timestamp_ms)
+        arg_max(error_name, timestamp_ms) AS error_name,
+        arg_max(error_message, timestamp_ms) AS error_message,
+        arg_max(error_is_retryable, timestamp_ms)
             AS error_is_retryable
     FROM events
     WHERE type = 'stopRunByError'

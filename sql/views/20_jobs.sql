@@ -63,9 +63,9 @@ last_errors AS (
     -- The runtime writes an error only in the stopRunByError event of the run it stopped.
     SELECT
         job_id,
-        arg_max(record ->> '$.error.name', (timestamp_ms, file_name)) AS error_name,
-        arg_max(record ->> '$.error.message', (timestamp_ms, file_name)) AS error_message,
-        arg_max(CAST(record -> '$.error.isRetryable' AS BOOLEAN), (timestamp_ms, file_name))
+        arg_max(error_name, (timestamp_ms, file_name)) AS error_name,
+        arg_max(error_message, (timestamp_ms, file_name)) AS error_message,
+        arg_max(error_is_retryable, (timestamp_ms, file_name))
             AS error_is_retryable
     FROM events
     WHERE type = 'stopRunByError'

@@ -408,6 +408,56 @@ def test_fixture_hand_checked_rows(fixture_history: History) -> None:
     ).fetchall() == [("completeRun", 5, 1795851117693, 1795851117693, "coordinator")]
 
 
+def test_fixture_event_columns_hold_what_the_files_say(
+    fixture_history: History, fixture_raw: RawFacts
+) -> None:
+    """checkpoint_id and the error columns of every event, against the event files as read."""
+    expected = {}
+    for path in FIXTURE_STORE.glob("jobs/*/runs/*/event-*.json"):
+        record = json.loads(path.read_bytes())
+        error = record.get("error") or {}
+        expected[path.relative_to(FIXTURE_STORE).as_posix()] = (
+            (record.get("checkpoint") or {}).get("id"),
+            error.get("name"),
+            error.get("message"),
+            error.get("isRetryable"),
+        )
+    rows = fixture_history.sql(
+        "SELECT source_key, checkpoint_id, error_name, error_message, error_is_retryable "
+        "FROM events"
+    ).fetchall()
+    assert {key: tuple(values) for key, *values in rows} == expected
+    # Both kinds are there to compare: step-closing events and an error.
+    assert sum(1 for values in expected.values() if values[0]) >= 30
+    assert sum(1 for values in expected.values() if values[1]) >= 1
+
+
+def test_odd_error_fields_keep_their_event(tmp_path: Path) -> None:
+    """An event's error fields of any JSON type never make it invalid: text is kept as JSON
+    text (as DuckDB's ->> gives it), isRetryable only as a boolean."""
+    root = tmp_path / "store"
+    shutil.copytree(FIXTURE_STORE, root, ignore=shutil.ignore_patterns("*.md", "*.txt"))
+    run_dir = next(root.glob("jobs/*/runs/*"))
+    odd = {
+        "type": "stopRunByError",
+        "id": "odd",
+        "timestamp": 1795851115301,
+        "stepNumber": 1,
+        "checkpoint": {"id": 7},
+        "error": {"name": {"code": [1, 2]}, "message": 3.5, "isRetryable": "yes"},
+    }
+    (run_dir / "event-1795851115301-1-stopRunByError.json").write_bytes(json.dumps(odd).encode())
+    with connect(str(root), cache=False) as history:
+        history.sync()
+        assert history.sql(
+            "SELECT checkpoint_id, error_name, error_message, error_is_retryable, "
+            "checkpoint_id = (record ->> '$.checkpoint.id'), "
+            "error_name = (record ->> '$.error.name') "
+            "FROM events WHERE event_id = 'odd'"
+        ).fetchall() == [("7", '{"code":[1,2]}', "3.5", None, True, True)]
+        assert history.sql("SELECT count(*) FROM skipped_files").fetchone() == (0,)
+
+
 def test_without_job_and_run_setting_files_the_jobs_are_derived_from_the_data(
     bare_history: History, stats: Stats, fixture_raw: RawFacts
 ) -> None:
