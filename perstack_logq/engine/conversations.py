@@ -18,7 +18,13 @@ from typing import Any
 
 import orjson
 
-from perstack_logq.decode.conversation import MARKER, in_schema_order, rebuild_messages
+from perstack_logq.decode.conversation import (
+    MARKER,
+    ConversationDigests,
+    conversation_json,
+    in_schema_order,
+    rebuild_messages,
+)
 from perstack_logq.decode.secrets import mask_secret_values
 from perstack_logq.engine.database import Database
 from perstack_logq.errors import StorageError
@@ -46,6 +52,7 @@ class ConversationRestorer:
         self.render = render
         self._reloaded: dict[str, bytes] = {}
         self._rendered: dict[tuple[str, bool, bool], bytes | None] = {}
+        self._digests = ConversationDigests()
         self.files_read_again = 0
 
     def restore(self, record_text: str, source_key: str, *, is_event: bool) -> Any:
@@ -54,18 +61,24 @@ class ConversationRestorer:
         if MARKER not in record_text:
             return record
         if self.render is None:
-            rebuilt = rebuild_messages(record, is_event=is_event, stored=self._stored)
+            rebuilt = rebuild_messages(
+                record, is_event=is_event, stored=self._stored, digests=self._digests
+            )
         else:
             rendered = partial(self._rendered_conversation, in_checkpoint_file=not is_event)
             rebuilt = rebuild_messages(
-                record, is_event=is_event, stored=self._stored, put_back=rendered
+                record,
+                is_event=is_event,
+                stored=self._stored,
+                put_back=rendered,
+                digests=self._digests,
             )
         if rebuilt:
             return record
         return self._read_again(source_key)
 
     def _rendered_conversation(
-        self, forms: list[tuple[str, bool]], conversation: bytes, *, in_checkpoint_file: bool
+        self, forms: list[tuple[str, bool]], messages: list[bytes], *, in_checkpoint_file: bool
     ) -> Any:
         """The conversation as one Fragment of rendered messages, or parsed when one of them
         has no rendering."""
@@ -79,7 +92,7 @@ class ConversationRestorer:
                 self._rendered[key] = self.render(message, in_checkpoint_file)
             part = self._rendered[key]
             if part is None:
-                return orjson.loads(conversation)
+                return orjson.loads(conversation_json(messages))
             parts.append(part)
         return orjson.Fragment(b"[" + b",".join(parts) + b"]")
 

@@ -8,8 +8,11 @@ import orjson
 
 from perstack_logq.decode.conversation import (
     MARKER,
+    ConversationDigests,
     MessageRow,
     StoredMessage,
+    conversation_json,
+    digest,
     in_schema_order,
     rebuild_messages,
     strip_conversation,
@@ -132,3 +135,25 @@ def test_conversations_that_cannot_be_keyed_or_written_stay_whole() -> None:
         deep = [deep]
     nested = _checkpoint(1, [{"id": "m1", "type": "userMessage", "contents": deep}])
     assert _strip(nested, {}) is None and isinstance(nested["messages"], list)
+
+
+def test_a_digest_continued_from_an_earlier_conversation_is_the_whole_ones() -> None:
+    """Each digest equals the CRC-32 of the whole conversation, whichever earlier one it starts
+    from: growing, repeated, another order, another form of a shared prefix, none at all."""
+    texts = {f"m{i}": orjson.dumps(_message(f"m{i}", "x" * i)) for i in range(40)}
+
+    def conversation(*forms: tuple[str, bool]) -> tuple[list[tuple[str, bool]], list[bytes]]:
+        return list(forms), [texts[i] + (b" " if reloaded else b"") for i, reloaded in forms]
+
+    plain = [(f"m{i}", False) for i in range(40)]
+    cases = [
+        conversation(),
+        *(conversation(*plain[:length]) for length in (1, 2, 3, 3, 7, 30, 31, 40)),
+        conversation(*plain[:5], ("m5", True), *plain[6:9]),  # one message in another form
+        conversation(("m0", True), *plain[1:9]),  # the shared prefix in another form
+        conversation(*reversed(plain[:9])),
+        conversation(*plain[20:40]),  # no earlier conversation starts it
+    ]
+    digests = ConversationDigests()
+    for forms, messages in cases:
+        assert digests.digest(forms, messages) == digest(conversation_json(messages)), forms
