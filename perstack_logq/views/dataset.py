@@ -19,6 +19,7 @@ from typing import Any
 import duckdb
 
 from perstack_logq.engine.sandbox import lock_down
+from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import UsageError
 from perstack_logq.views.export import CommittedDataset, ExportFormat, committed_dataset
 
@@ -85,6 +86,9 @@ def _create_views(
                 for name, sql_type in columns
             )
             partition_list = "".join(f", {_quote(name)}" for name in partitions)
+            names = {name for name, _ in columns}
+            if table == "events" and "record" in names and "checkpoint_id" not in names:
+                select += ",\n" + sql_file("dataset", "events_before_v6").text + "\n"
             # A view keeps its text: the file list is written into it (parameters can't be).
             source = f"read_parquet([{', '.join(map(_string, files))}], hive_partitioning = true)"
             connection.execute(

@@ -4,12 +4,15 @@ a filter on one day reads that day's files, and the sandbox holds."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
 
+import duckdb
 import pytest
 from support.cli import run_cli
 from support.fault_proxy import running_fault_proxy
@@ -58,6 +61,40 @@ def test_every_table_equals_the_cache(store_and_dataset: tuple[Path, Path]) -> N
 
 def test_every_canned_query_runs_unchanged(store_and_dataset: tuple[Path, Path]) -> None:
     store, location = store_and_dataset
+    assert_canned_queries_answer_as_the_cache(store, location)
+
+
+def test_a_dataset_exported_before_the_events_error_columns_still_answers(
+    store_and_dataset: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """Schema version 6 gave `events` checkpoint_id and error columns, which canned queries
+    use: a dataset exported before has them derived from `record` (sql/dataset/)."""
+    store, location = store_and_dataset
+    old = tmp_path / "old"
+    shutil.copytree(location, old)
+    added = ["checkpoint_id", "error_name", "error_message", "error_is_retryable"]
+    for manifest_path in (old / "_manifest").glob("*.json"):
+        manifest = json.loads(manifest_path.read_text())
+        events = manifest["tables"]["events"]
+        events["columns"] = [c for c in events["columns"] if c["name"] not in added]
+        for entry in manifest["files"]:
+            if entry["table"] == "events":
+                path = old / entry["path"]
+                duckdb.sql(
+                    f"COPY (SELECT * EXCLUDE ({', '.join(added)}) FROM read_parquet('{path}')) "
+                    f"TO '{path}.old' (FORMAT parquet)"
+                )
+                Path(f"{path}.old").replace(path)
+                entry["bytes"] = path.stat().st_size
+        manifest_path.write_text(json.dumps(manifest))
+    with connect_dataset(old) as dataset:
+        columns = [row[0] for row in dataset.sql("DESCRIBE events").fetchall()]
+        assert "record" in columns and "error_name" in columns
+        assert dataset.sql("SELECT count(error_name) FROM events").fetchone()[0] > 0
+    assert_canned_queries_answer_as_the_cache(store, old)
+
+
+def assert_canned_queries_answer_as_the_cache(store: Path, location: Path) -> None:
     with connect(str(store), cache=False) as history, connect_dataset(location) as dataset:
         history.sync()
         # Required parameters: the job with the most runs (delegations) is the richest answer.
