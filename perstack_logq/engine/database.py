@@ -322,9 +322,15 @@ class Database:
                 # log` reads job.json files and one job): what it lacks is found in the last
                 # listing itself, which stays as it is. Loading the listing again and comparing
                 # it with itself took 0.4 s of a `perstack log` on a 10,000-job store.
+                # Only the kinds this sync reads: all of it is 32,000 rows copied for the 471
+                # job.json files the latest job is found from (950-job store).
                 self._new_sync_tables()
-                con.execute("INSERT INTO _sync_listing SELECT * FROM _listing")
-                listed = con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
+                con.execute(
+                    "INSERT INTO _sync_listing SELECT * FROM _listing "
+                    "WHERE $kinds IS NULL OR list_contains($kinds, kind)",
+                    {"kinds": kind_names},
+                )
+                listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
             else:
                 listing = self.storage.list_changes(known, recheck)
                 listed = self._load_listing(listing, progress, state)
