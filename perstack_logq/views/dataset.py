@@ -77,6 +77,10 @@ def _create_views(
         columns = [(c["name"], c["type"]) for c in facts["columns"]]
         partitions = facts["partition_columns"]
         files = dataset.file_urls(table)
+        names = {name for name, _ in columns}
+        derived = ""
+        if table == "events" and "record" in names and "checkpoint_id" not in names:
+            derived = ",\n" + sql_file("dataset", "events_before_v6").text + "\n"
         if files:
             # Exported JSON is text; the cache's JSON columns are JSON.
             select = ", ".join(
@@ -86,21 +90,20 @@ def _create_views(
                 for name, sql_type in columns
             )
             partition_list = "".join(f", {_quote(name)}" for name in partitions)
-            names = {name for name, _ in columns}
-            if table == "events" and "record" in names and "checkpoint_id" not in names:
-                select += ",\n" + sql_file("dataset", "events_before_v6").text + "\n"
             # A view keeps its text: the file list is written into it (parameters can't be).
             source = f"read_parquet([{', '.join(map(_string, files))}], hive_partitioning = true)"
             connection.execute(
-                f"CREATE VIEW {_quote(table)} AS SELECT {select}{partition_list} FROM {source}"
+                f"CREATE VIEW {_quote(table)} AS SELECT {select}{derived}{partition_list} "
+                f"FROM {source}"
             )
         else:
             typed = [
                 *(f"CAST(NULL AS {sql_type}) AS {_quote(name)}" for name, sql_type in columns),
                 *(f"CAST(NULL AS DATE) AS {_quote(name)}" for name in partitions),
             ]
+            # The derived columns read the NULL `record` of this select list.
             connection.execute(
-                f"CREATE VIEW {_quote(table)} AS SELECT {', '.join(typed)} WHERE false"
+                f"CREATE VIEW {_quote(table)} AS SELECT {', '.join(typed)}{derived} WHERE false"
             )
     return tuple(described)
 

@@ -92,6 +92,19 @@ def test_a_dataset_exported_before_the_events_error_columns_still_answers(
         assert "record" in columns and "error_name" in columns
         assert dataset.sql("SELECT count(error_name) FROM events").fetchone()[0] > 0
     assert_canned_queries_answer_as_the_cache(store, old)
+    # Without a single event file, its events view has the columns too (and no rows).
+    for manifest_path in (old / "_manifest").glob("*.json"):
+        manifest = json.loads(manifest_path.read_text())
+        manifest["files"] = [f for f in manifest["files"] if f["table"] != "events"]
+        manifest_path.write_text(json.dumps(manifest))
+    with connect_dataset(old) as dataset:
+        assert dataset.sql(
+            "SELECT count(*), count(checkpoint_id), count(error_is_retryable) FROM events"
+        ).fetchone() == (0, 0, 0)
+        sql, params = bind_canned("errors_over_time", {})
+        rows = run_user_sql(dataset.database, sql.text, params).fetchall()
+        # Its tool results are still there; no run started or stopped without events.
+        assert rows and all(row[1] == row[2] == 0 for row in rows)
 
 
 def assert_canned_queries_answer_as_the_cache(store: Path, location: Path) -> None:
