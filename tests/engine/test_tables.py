@@ -408,9 +408,7 @@ def test_fixture_hand_checked_rows(fixture_history: History) -> None:
     ).fetchall() == [("completeRun", 5, 1795851117693, 1795851117693, "coordinator")]
 
 
-def test_fixture_event_columns_hold_what_the_files_say(
-    fixture_history: History, fixture_raw: RawFacts
-) -> None:
+def test_fixture_event_columns_hold_what_the_files_say(fixture_history: History) -> None:
     """checkpoint_id and the error columns of every event, against the event files as read."""
     expected = {}
     for path in FIXTURE_STORE.glob("jobs/*/runs/*/event-*.json"):
