@@ -103,7 +103,7 @@ def _loose_text(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     try:
-        return orjson.dumps(value).decode()
+        return _json(value)
     except orjson.JSONEncodeError:  # nested deeper than orjson writes
         return None
 
