@@ -595,7 +595,7 @@ def query_command(
 
     with common.open() as history:
         if not no_sync:
-            history.sync(progress=_progress_printer(tabular.format.value))
+            history.sync(progress=_progress_printer(tabular.format.value), keep_open=True)
         _report_skipped(history, common)
         if mentions_costs(sql):
             history.price()
@@ -930,7 +930,7 @@ def report_command(
     since_at = parse_time_bound("--since", since) if since else None
     until_at = parse_time_bound("--until", until) if until else None
     with common.open() as history:
-        history.sync(progress=_progress_printer("table"))
+        history.sync(progress=_progress_printer("table"), keep_open=True)
         _report_skipped(history, common)
         summary = history.report(
             output,
@@ -1088,7 +1088,7 @@ def search_command(
         limit=limit,
     )
     with common.open() as history:
-        history.sync(progress=_progress_printer(tabular.format.value))
+        history.sync(progress=_progress_printer(tabular.format.value), keep_open=True)
         hits = search(history.database, request)
         _report_skipped(history, common)
         if tabular.is_terminal_table:

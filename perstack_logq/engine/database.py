@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 # Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
 # (it holds only data derived from the store).
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # The sync's temporary tables of what it listed, described as the decoder's tables are (the
 # same Arrow types; pyarrow is imported only when rows are appended).
@@ -96,6 +96,9 @@ class SyncReport:
     read: int = 0
     removed: int = 0
     unreadable: list[str] = field(default_factory=list)
+    # The store was found as the last full listing saw it: a sync of some of its jobs right
+    # after may take their objects from that listing (``Database.sync(..., as_listed=True)``).
+    as_listed: bool = False
 
 
 @dataclass
@@ -290,6 +293,7 @@ class Database:
         kinds: Iterable[KeyKind] | None = None,
         progress: ProgressCallback | None = None,
         rescan: bool = False,
+        as_listed: bool = False,
     ) -> SyncReport:
         """Bring the tables up to date with the store, for the given jobs (default: all).
 
@@ -297,6 +301,9 @@ class Database:
         A full sync of a filesystem store lists again only the directories whose mtime moved
         (and the files the runtime rewrites in place); ``rescan`` stats every file instead,
         for a store whose files were changed in place by something else than the runtime.
+        ``as_listed``: the caller has just found the store as the last full listing saw it (a
+        report's ``as_listed``), so a sync of some jobs takes their objects from that listing
+        instead of listing them again.
         """
         report = SyncReport()
         progress = progress or self.default_progress
@@ -313,7 +320,8 @@ class Database:
                 and self.storage.unchanged_since(known, recheck)
             )
             if as_last_listed:
-                if self._holds_last_listing():
+                report.as_listed = True
+                if self._holds_listed(kind_names):
                     # Nothing loaded, not even into Arrow: a fresh cache answers at once (and
                     # pyarrow does not import pandas, when installed, for its first conversion).
                     report.listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
@@ -334,9 +342,20 @@ class Database:
             else:
                 listing = self.storage.list_changes(known, recheck)
                 listed = self._load_listing(listing, progress, state)
+                self._set_listing_held(False)  # not known again until this sync ends
                 # The last full listing stays: finding the latest job reads event times from
                 # it, and the next full listing starts from it and its directories.
                 con.execute(sql_file("sync", "06_replace_listing").text)
+        elif as_listed:
+            report.as_listed = True
+            if self._holds_listed(kind_names, job_ids):
+                report.listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
+                return report
+            self._new_sync_tables()
+            listed = con.execute(
+                sql_file("sync", "04_listed_jobs").text,
+                {"kinds": kind_names, "job_ids": json_param(job_ids)},
+            ).fetchone()[0]
         else:
             if kind_names == [KeyKind.JOB.value]:
                 # Only job.json files are read, so only they are listed: a stat a job on a
@@ -350,6 +369,9 @@ class Database:
         report.listed = listed
         con.execute("DROP TABLE _sync_dirs")
         params = {"kinds": kind_names, "job_ids": None if job_ids is None else json_param(job_ids)}
+        # The manifest may change from here on, whatever the scope (for a full listing, the
+        # listing did already).
+        self._set_listing_held(False)
         con.execute(sql_file("sync", "10_pending").text, {"kinds": kind_names})
         con.execute(sql_file("sync", "20_stale").text, params)
         report.removed = con.execute(
@@ -379,6 +401,9 @@ class Database:
             writer.close()
         if report.read:
             con.execute(sql_file("sync", "30_checkpoint_errors").text)
+        if job_ids is None and kind_names is None:
+            held = con.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
+            self._set_listing_held(held)
         con.execute("DROP TABLE IF EXISTS _sync_pending")
         con.execute("DROP TABLE IF EXISTS _sync_stale")
         con.execute("DROP TABLE IF EXISTS _sync_listing")
@@ -477,19 +502,39 @@ class Database:
         count += con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0] - before
         return count
 
-    def is_up_to_date(self) -> bool:
-        """Whether a full sync would find nothing to do, found by reading only (it can run on
-        a read-only connection): the store holds what the last full listing saw
-        (``unchanged_since``, stats and no walk) and the cache holds all of that listing.
-        Always False for a store without directory times: nothing tells what did not change.
+    def report_if_current(
+        self,
+        job_ids: Sequence[str] | None = None,
+        *,
+        kinds: Iterable[KeyKind] | None = None,
+        as_listed: bool = False,
+    ) -> SyncReport | None:
+        """The report of a sync (same arguments) that would find nothing to do, found by
+        reading only, so on a read-only connection too; None when it might find something.
+
+        Nothing to do: the store holds what the last full listing saw (``unchanged_since``,
+        stats and no walk; or ``as_listed``) and the cache holds all of that listing within
+        the sync's scope. None at once, without a query, for a store without directory times
+        (nothing tells what did not change) and for a sync of some jobs not ``as_listed``
+        (listing them is what tells).
         """
-        # The cache must hold all of the last listing: `perstack log` leaves one that holds
-        # only part of it, found before the store is looked at (but for a few directories).
-        return (
-            self._recent_dirs_unchanged()
-            and self._holds_last_listing()
-            and self.storage.unchanged_since(self._known_dirs(), self._recheck_files())
-        )
+        if not self.storage.has_directory_times or (job_ids is not None and not as_listed):
+            return None
+        kind_names = None if kinds is None else sorted(k.value for k in kinds)
+        # The cache must hold all of the scope: `perstack log` leaves one that holds only part
+        # of the listing, found before the store is looked at (but for a few directories).
+        if job_ids is None:
+            current = (
+                self._recent_dirs_unchanged()
+                and self._holds_listed(kind_names)
+                and self.storage.unchanged_since(self._known_dirs(), self._recheck_files())
+            )
+        else:
+            current = self._holds_listed(kind_names, job_ids)
+        if not current:
+            return None
+        listed = self.connection.execute("SELECT count(*) FROM _listing").fetchone()[0]
+        return SyncReport(listed=listed, as_listed=True)
 
     def _recent_dirs_unchanged(self) -> bool:
         """Whether the directories the last full listing saw changed most recently are as it
@@ -501,8 +546,22 @@ class Database:
         recent = self.connection.execute(sql_file("sync", "01_recent_dirs").text).fetchall()
         return self.storage.unchanged_since(dict(recent), {})
 
-    def _holds_last_listing(self) -> bool:
+    def _holds_listed(
+        self, kind_names: list[str] | None, job_ids: Sequence[str] | None = None
+    ) -> bool:
+        """Whether the cache holds the last full listing (of these kinds and jobs only, when
+        given) as it saw it."""
         con = self.connection
+        if con.execute("SELECT bool_and(held) FROM _listing_held").fetchone()[0]:
+            return True  # all of it, as the last full sync found: no sync wrote since
+        if kind_names is not None or job_ids is not None:
+            params = {
+                "kinds": kind_names,
+                "job_ids": None if job_ids is None else json_param(job_ids),
+            }
+            return con.execute(sql_file("sync", "03_scope_complete").text, params).fetchone()[0]
+        # The whole listing binds no value: DuckDB imports pandas, where installed, for the
+        # first value bound in a process (01_recent_dirs.sql), and History.sync() comes here.
         # Fewer objects than listed keys cannot hold them all: told by two counts, where the
         # full test joins every key (40 ms for the 342,000 keys of 10,000 jobs).
         objects, listed = con.execute(
@@ -511,6 +570,12 @@ class Database:
         if objects < listed:
             return False
         return con.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
+
+    def _set_listing_held(self, held: bool) -> None:
+        """Record whether the cache holds the last full listing: False (not known) before a
+        sync changes the listing or the manifest, what ``03_manifest_complete`` found after a
+        full sync."""
+        self.connection.execute(f"UPDATE _listing_held SET held = {'true' if held else 'false'}")
 
     def _known_dirs(self) -> dict[str, int | None]:
         """What the last full listing knew of each directory: its mtime, if settled enough to

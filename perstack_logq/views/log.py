@@ -110,6 +110,13 @@ def parse_log_request(
 
 def latest_job_id(database: Database) -> str | None:
     """The newest job, reading only job.json files and listings (spec §3, §4)."""
+    return _latest_job(database)[0]
+
+
+def _latest_job(database: Database) -> tuple[str | None, bool]:
+    """The newest job, and whether the store was found as the last full listing saw it (its
+    objects are then in that listing: ``Database.sync(..., as_listed=True)``)."""
+    as_listed = False
     if database.path is None and database.storage.lists_jobs_cheaply:
         # A throw-away database has no last listing to build on and keeps none: the job.json
         # files, and the event names of the jobs without one, are all that is listed. Listing
@@ -129,12 +136,12 @@ def latest_job_id(database: Database) -> str | None:
             }
         )
     else:
-        database.sync(kinds=[KeyKind.JOB])
+        as_listed = database.sync(kinds=[KeyKind.JOB]).as_listed
         first_events = None
     row = database.sql(
         sql_file("log", "latest_job").text, params={"first_events": first_events}
     ).fetchone()
-    return row[0] if row else None
+    return (row[0] if row else None), as_listed
 
 
 def _first_event_ms(database: Database, job_id: str) -> int | None:
@@ -172,10 +179,10 @@ def build_log(
     ``format_json(output, pretty=False)`` alone (engine/conversations.py says why).
     """
     is_latest = request.job is None
-    job_id = request.job if request.job is not None else latest_job_id(database)
+    job_id, as_listed = (request.job, False) if request.job is not None else _latest_job(database)
     if job_id is None:
         return None
-    database.sync([job_id])
+    database.sync([job_id], as_listed=as_listed)
     job = _job_record(database, job_id)
     if job is None:
         return None

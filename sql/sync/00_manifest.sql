@@ -21,3 +21,9 @@ CREATE TABLE IF NOT EXISTS _dirs (
     mtime_ns BIGINT NOT NULL,
     settled BOOLEAN NOT NULL
 );
+-- Whether the cache holds every object of the last full listing (03_manifest_complete), as
+-- the last full sync found it; false while a sync writes, and when not known. A warm command
+-- reads it instead of joining the whole listing to the manifest (10 ms on 950 jobs, 40 ms on
+-- 10,000), in every command that reads the store.
+CREATE TABLE IF NOT EXISTS _listing_held (held BOOLEAN NOT NULL);
+INSERT INTO _listing_held SELECT false WHERE NOT EXISTS (SELECT 1 FROM _listing_held);

@@ -192,10 +192,18 @@ def test_a_process_waits_for_the_one_that_holds_the_cache(store: Path, tmp_path:
     assert out.splitlines()[1] == str(EVENTS)
 
 
-def test_a_warm_query_does_not_wait_for_a_process_reading_the_cache(
-    store: Path, tmp_path: Path
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["query", "SELECT count(*) FROM events", "--format", "csv"],
+        [],  # `perstack log`: the latest job's sync, then the job's
+    ],
+    ids=["query", "log"],
+)
+def test_a_warm_command_does_not_wait_for_a_process_reading_the_cache(
+    store: Path, tmp_path: Path, command: list[str]
 ) -> None:
-    """A store that did not change is found so on a read-only connection: a warm query then
+    """A store that did not change is found so on a read-only connection: a warm command then
     needs no write lock, and runs beside another reader instead of waiting for it."""
     an_hour_ago = time.time() - 3600  # directories changed just now are not trusted yet
     for directory in [store / "jobs", *(store / "jobs").rglob("*")]:
@@ -203,17 +211,19 @@ def test_a_warm_query_does_not_wait_for_a_process_reading_the_cache(
             os.utime(directory, (an_hour_ago, an_hour_ago))
     cache_dir = tmp_path / "cache"
     assert _count(store, cache_dir, "events")[0] == EVENTS
+    alone = run_cli("log", *command, *_where(store, cache_dir), check=True).stdout
     with _holding(_READER, store, cache_dir):
-        query = subprocess.run(
-            [sys.executable, "-m", "perstack_logq", "log", "query", "SELECT count(*) FROM events",
-             "--format", "csv", *_where(store, cache_dir)],
+        beside = subprocess.run(
+            [sys.executable, "-m", "perstack_logq", "log", *command, *_where(store, cache_dir)],
             capture_output=True,
             text=True,
             timeout=60,  # waiting for the reader would take 600 s (LOCK_WAIT_SECONDS)
-        )  # fmt: skip
-    assert query.returncode == 0, query.stderr
-    assert query.stderr == ""  # no "waiting for another process"
-    assert query.stdout.splitlines()[1] == str(EVENTS)
+        )
+    assert beside.returncode == 0, beside.stderr
+    assert beside.stderr == ""  # no "waiting for another process"
+    assert beside.stdout == alone
+    if command[:1] == ["query"]:
+        assert beside.stdout.splitlines()[1] == str(EVENTS)
 
 
 # A relation read part of the way, kept only by a reference cycle (as an exception's traceback

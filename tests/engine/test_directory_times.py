@@ -11,6 +11,7 @@ must have read exactly the objects that changed.
 from __future__ import annotations
 
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from engine.test_cache import assert_same_tables, fresh_snapshot, snapshot
 from perstack_logq.engine import database as database_module
 from perstack_logq.engine.cache import open_database
 from perstack_logq.engine.database import Database
+from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.storage.filesystem import FileSystemStorage
 from perstack_logq.storage.layout import KeyKind
 from perstack_logq.synth import DirectoryWriter, generate_store
@@ -249,3 +251,86 @@ def test_an_interrupted_sync_is_completed_although_nothing_changed_since(
         assert sync_and_compare(database) > 0
     finally:
         database.close()
+
+
+def _listing_held(database: Database) -> tuple[bool, bool]:
+    """What the cache says of itself (``_listing_held``), and what is true (the whole join)."""
+    said = database.sql("SELECT held FROM _listing_held").fetchone()[0]
+    true = database.sql(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
+    return said, true
+
+
+def test_the_cache_says_it_holds_the_listing_only_while_it_does(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warm command trusts ``_listing_held`` instead of joining the whole listing to the
+    manifest: it must never say held while the cache lacks part of the listing, whatever
+    wrote last (a sync of some kinds, of a job, one interrupted)."""
+    database = open_database(FileSystemStorage(store), cache_dir=tmp_path / "cache")
+    try:
+        database.sync(kinds=[KeyKind.JOB])  # a full listing, only job.json files read
+        assert _listing_held(database) == (False, False)
+        database.sync()
+        assert _listing_held(database) == (True, True)
+        shutil.copytree(next((store / "jobs").iterdir()), store / "jobs" / "a-new-job")
+        database.sync(kinds=[KeyKind.JOB])  # lists the new job, reads its job.json only
+        assert _listing_held(database) == (False, False)
+        database.sync()
+        assert _listing_held(database) == (True, True)
+        shutil.rmtree(store / "jobs" / "a-new-job")
+        database.sync(["a-new-job"])  # forgets the job; the last full listing still has it
+        assert _listing_held(database) == (False, False)
+        database.sync()
+        assert _listing_held(database) == (True, True)
+
+        commit = Database._commit
+
+        def interrupted_commit(self: Database, tables: dict, keys: list[str]) -> None:
+            commit(self, tables, keys)
+            raise KeyboardInterrupt
+
+        shutil.copytree(next((store / "jobs").iterdir()), store / "jobs" / "another-job")
+        monkeypatch.setattr(database_module, "_BATCH_KEYS", 5)
+        monkeypatch.setattr(Database, "_commit", interrupted_commit)
+        with pytest.raises(KeyboardInterrupt):
+            database.sync()
+        assert _listing_held(database) == (False, False)
+        monkeypatch.setattr(Database, "_commit", commit)
+        assert sync_and_compare(database) > 0
+        assert _listing_held(database) == (True, True)
+    finally:
+        database.close()
+
+
+def test_a_job_of_a_store_as_last_listed_comes_from_that_listing(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`perstack log` found the latest job with the store as last listed (``as_listed``): the
+    job's sync takes its objects from the listing, and reads what a listing would have found."""
+    job_id = sorted(path.name for path in (store / "jobs").iterdir())[-1]
+    listed = open_database(FileSystemStorage(store), cache_dir=tmp_path / "listed")
+    walked = open_database(FileSystemStorage(store), cache_dir=tmp_path / "walked")
+    try:
+        for database in (listed, walked):
+            assert database.sync(kinds=[KeyKind.JOB]).as_listed is False  # listed just now
+        walked.sync([job_id])
+        assert listed.sync(kinds=[KeyKind.JOB]).as_listed is True
+        with monkeypatch.context() as patch:
+
+            def no_listing(*args: object) -> None:
+                raise AssertionError("a job of a store as last listed was listed again")
+
+            patch.setattr(FileSystemStorage, "list_job_objects", no_listing)
+            report = listed.sync([job_id], as_listed=True)
+            not_read_yet = [
+                path
+                for path in (store / "jobs" / job_id).rglob("*.json")
+                if path.name != "job.json"
+            ]
+            assert report.as_listed and report.read == len(not_read_yet) > 0
+            listed.release()  # as the next command starts
+            assert listed.sync([job_id], as_listed=True).read == 0  # now held
+        assert_same_tables(snapshot(listed), snapshot(walked))
+    finally:
+        listed.close()
+        walked.close()
