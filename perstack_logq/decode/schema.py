@@ -16,9 +16,9 @@ if TYPE_CHECKING:
 
 @cache
 def _arrow_type(sql_type: str) -> pa.DataType:
-    """The Arrow type the decoder fills a column of ``sql_type`` with. pyarrow (and numpy,
-    which it imports) is loaded only here: a query of an up-to-date cache never needs it, and
-    it is a sixth of such a command's time."""
+    """The Arrow type the decoder fills a column of ``sql_type`` with. pyarrow is loaded only
+    here: a query of an up-to-date cache never needs it, and it is a sixth of such a command's
+    time."""
     import pyarrow as pa
 
     return {
