@@ -80,9 +80,10 @@ class History:
 
         ``rescan``: stat every file of a filesystem store, not only those of directories whose
         mtime moved (see ``Database.sync``). ``rebuild``: forget everything held and read the
-        whole store again. ``keep_open``: leave the cache file open for reads that follow at
-        once (a CLI command: closing and opening it again cost 17 ms); by default it is closed,
-        so that a notebook between calls holds no lock on it.
+        whole store again. ``keep_open``: leave a read-only connection to the cache open for
+        reads that follow at once (a CLI command: closing and opening it again cost 17 ms); a
+        write connection, which user SQL must not run on, is closed all the same. By default
+        it is closed, so that a notebook between calls holds no lock on the cache.
         """
         if rebuild:
             if isinstance(self.database, CacheDatabase):
@@ -91,7 +92,9 @@ class History:
                 self.database.close()
                 self.database = Database(self.storage, direct_reads=self.database.direct_reads)
         report = self.database.sync(progress=progress, rescan=rescan)
-        if isinstance(self.database, CacheDatabase) and not keep_open:
+        if isinstance(self.database, CacheDatabase) and not (
+            keep_open and self.database.reads_only
+        ):
             self.database.release()
         self._needs_sync = False
         return report

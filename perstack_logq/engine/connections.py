@@ -112,6 +112,11 @@ class CacheDatabase(Database):
     def connection(self, value: duckdb.DuckDBPyConnection | None) -> None:
         self._connection = value
 
+    @property
+    def reads_only(self) -> bool:
+        """Whether the open connection, if any, is a read-only one."""
+        return self._read_only
+
     def read_only_connection(self) -> duckdb.DuckDBPyConnection:
         """A connection DuckDB itself keeps from writing: the one user SQL runs on."""
         if not self._read_only:
