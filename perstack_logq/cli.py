@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import gc
-import importlib.abc
 import inspect
 import logging
 import os
@@ -25,6 +24,7 @@ import typer
 from typer.core import TyperCommand
 from typer.exceptions import TyperException
 
+from perstack_logq import lean_imports
 from perstack_logq.errors import LogqError, UsageError
 from perstack_logq.views.terminal import (
     EscapingStream,
@@ -1288,18 +1288,6 @@ def _end_startup_gc_pause() -> None:
         gc.enable()
 
 
-# Optional imports of pyarrow and DuckDB that the CLI's process never needs (see entry_point).
-_HIDDEN_MODULES = frozenset({"pandas", "numpy"})
-
-
-class _ModulesHidden(importlib.abc.MetaPathFinder):
-    """Makes ``import pandas`` and ``import numpy`` fail in the CLI's process (entry_point)."""
-
-    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
-        if name.partition(".")[0] in _HIDDEN_MODULES:
-            raise ModuleNotFoundError(f"No module named {name!r}", name=name)
-
-
 def _interrupt(signum: int, frame: Any) -> None:
     """Ctrl-C: say so to the remote readers (they then stop without waiting for their reads,
     wherever the interrupt surfaces), then what Python does, KeyboardInterrupt."""
@@ -1310,14 +1298,10 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def entry_point() -> None:
-    # When pandas is installed (Jupyter environments, dask), pyarrow imports it on its first
-    # conversion of a Python list and DuckDB on its first bound parameter, only to ask whether
-    # a value is a pandas object: 0.2 s of a 0.7 s command. numpy likewise: `import pyarrow`
-    # imports it when installed (60 ms of every command that decodes anything), for
-    # conversions the CLI never asks for. The CLI holds neither kind of value, so for its
-    # process they are not there (both libraries treat a failed import as "not installed").
-    # main() leaves imports alone: notebooks and programs that call it may use them.
-    sys.meta_path.insert(0, _ModulesHidden())
+    # pandas, and numpy while pyarrow is imported, cost up to 0.2 s a command for nothing the
+    # CLI asks of them (lean_imports.py). main() leaves imports alone: notebooks and programs
+    # that call it may use them.
+    lean_imports.hide()
     # Until a store is open a command mostly imports: typer, duckdb, pyarrow, some
     # 400 modules and 66,000 long-lived objects, which the collector would walk again and again
     # (about 70 passes, some of them full) to free nothing: ~30 ms of a 0.6 s `perstack log`.
