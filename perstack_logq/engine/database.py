@@ -186,6 +186,13 @@ def json_param(value: object) -> str:
     return orjson.dumps(value).decode()
 
 
+def _scope_params(
+    kind_names: list[str] | None, job_ids: Sequence[str] | None
+) -> dict[str, str | list[str] | None]:
+    """A sync's scope as the parameters of its SQL: ``$kinds``, and ``$job_ids`` as JSON."""
+    return {"kinds": kind_names, "job_ids": None if job_ids is None else json_param(job_ids)}
+
+
 def insert_rows(
     connection: duckdb.DuckDBPyConnection, table: schema.Table, rows: Sequence[tuple]
 ) -> None:
@@ -332,12 +339,7 @@ class Database:
                 # it with itself took 0.4 s of a `perstack log` on a 10,000-job store.
                 # Only the kinds this sync reads: all of it is 32,000 rows copied for the 471
                 # job.json files the latest job is found from (950-job store).
-                self._new_sync_tables()
-                con.execute(
-                    "INSERT INTO _sync_listing SELECT * FROM _listing "
-                    "WHERE $kinds IS NULL OR list_contains($kinds, kind)",
-                    {"kinds": kind_names},
-                )
+                self._listed_scope(kind_names, None)
                 listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
             else:
                 listing = self.storage.list_changes(known, recheck)
@@ -351,24 +353,12 @@ class Database:
             if self._holds_listed(kind_names, job_ids):
                 report.listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
                 return report
-            self._new_sync_tables()
-            listed = con.execute(
-                sql_file("sync", "04_listed_jobs").text,
-                {"kinds": kind_names, "job_ids": json_param(job_ids)},
-            ).fetchone()[0]
+            listed = self._listed_scope(kind_names, job_ids)
         else:
-            if kind_names == [KeyKind.JOB.value]:
-                # Only job.json files are read, so only they are listed: a stat a job on a
-                # filesystem, where listing whole jobs stats every file.
-                scope = self.storage.list_job_files(job_ids)
-            else:
-                scope = (
-                    info for job_id in job_ids for info in self.storage.list_job_objects(job_id)
-                )
-            listed = self._load_listing(scope, progress, state)
+            listed = self._load_listing(self._job_listing(job_ids, kind_names), progress, state)
         report.listed = listed
         con.execute("DROP TABLE _sync_dirs")
-        params = {"kinds": kind_names, "job_ids": None if job_ids is None else json_param(job_ids)}
+        params = _scope_params(kind_names, job_ids)
         # The manifest may change from here on, whatever the scope (for a full listing, the
         # listing did already).
         self._set_listing_held(False)
@@ -514,11 +504,11 @@ class Database:
 
         Nothing to do: the store holds what the last full listing saw (``unchanged_since``,
         stats and no walk; or ``as_listed``) and the cache holds all of that listing within
-        the sync's scope. None at once, without a query, for a store without directory times
-        (nothing tells what did not change) and for a sync of some jobs not ``as_listed``
-        (listing them is what tells).
+        the sync's scope; or, for a sync of some jobs not ``as_listed``, the cache holds what
+        listing them finds. None at once, without a query, for a store without directory times
+        (nothing tells what did not change).
         """
-        if not self.storage.has_directory_times or (job_ids is not None and not as_listed):
+        if not self.storage.has_directory_times:
             return None
         kind_names = None if kinds is None else sorted(k.value for k in kinds)
         # The cache must hold all of the scope: `perstack log` leaves one that holds only part
@@ -529,8 +519,18 @@ class Database:
                 and self._holds_listed(kind_names)
                 and self.storage.unchanged_since(self._known_dirs(), self._recheck_files())
             )
-        else:
+        elif as_listed:
             current = self._holds_listed(kind_names, job_ids)
+        else:
+            # Listed as the sync itself lists them (a stat a file), into this connection's
+            # temporary tables: the cache, compared with that, tells whether the sync would
+            # read or forget anything. A warm `perstack log --job X` then opens no write
+            # connection.
+            self._load_listing(self._job_listing(job_ids, kind_names), None, SyncProgress())
+            if not self._holds_sync_listing(kind_names, job_ids):
+                return None
+            listed = self.connection.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
+            return SyncReport(listed=listed)
         if not current:
             return None
         listed = self.connection.execute("SELECT count(*) FROM _listing").fetchone()[0]
@@ -555,11 +555,8 @@ class Database:
         if con.execute("SELECT bool_and(held) FROM _listing_held").fetchone()[0]:
             return True  # all of it, as the last full sync found: no sync wrote since
         if kind_names is not None or job_ids is not None:
-            params = {
-                "kinds": kind_names,
-                "job_ids": None if job_ids is None else json_param(job_ids),
-            }
-            return con.execute(sql_file("sync", "03_scope_complete").text, params).fetchone()[0]
+            self._listed_scope(kind_names, job_ids)
+            return self._holds_sync_listing(kind_names, job_ids)
         # The whole listing binds no value: DuckDB imports pandas, where installed, for the
         # first value bound in a process (01_recent_dirs.sql), and History.sync() comes here.
         # Fewer objects than listed keys cannot hold them all: told by two counts, where the
@@ -570,6 +567,31 @@ class Database:
         if objects < listed:
             return False
         return con.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
+
+    def _job_listing(
+        self, job_ids: Sequence[str], kind_names: list[str] | None
+    ) -> Iterator[ObjectInfo | DirectoryState]:
+        """What a sync of some jobs lists."""
+        if kind_names == [KeyKind.JOB.value]:
+            # Only job.json files are read, so only they are listed: a stat a job on a
+            # filesystem, where listing whole jobs stats every file.
+            return self.storage.list_job_files(job_ids)
+        return (info for job_id in job_ids for info in self.storage.list_job_objects(job_id))
+
+    def _listed_scope(self, kind_names: list[str] | None, job_ids: Sequence[str] | None) -> int:
+        """The last full listing's objects of a scope as this sync's listing; how many."""
+        self._new_sync_tables()
+        return self.connection.execute(
+            sql_file("sync", "04_listed_scope").text, _scope_params(kind_names, job_ids)
+        ).fetchone()[0]
+
+    def _holds_sync_listing(
+        self, kind_names: list[str] | None, job_ids: Sequence[str] | None
+    ) -> bool:
+        """Whether the cache holds what this sync listed, and nothing more, of its scope."""
+        return self.connection.execute(
+            sql_file("sync", "03_scope_complete").text, _scope_params(kind_names, job_ids)
+        ).fetchone()[0]
 
     def _set_listing_held(self, held: bool) -> None:
         """Record whether the cache holds the last full listing: False (not known) before a

@@ -197,8 +197,9 @@ def test_a_process_waits_for_the_one_that_holds_the_cache(store: Path, tmp_path:
     [
         ["query", "SELECT count(*) FROM events", "--format", "csv"],
         [],  # `perstack log`: the latest job's sync, then the job's
+        ["--job", "anaew4v18s62aanmx116dgi2", "--json"],  # the job listed, and compared
     ],
-    ids=["query", "log"],
+    ids=["query", "log", "log-job"],
 )
 def test_a_warm_command_does_not_wait_for_a_process_reading_the_cache(
     store: Path, tmp_path: Path, command: list[str]

@@ -334,3 +334,27 @@ def test_a_job_of_a_store_as_last_listed_comes_from_that_listing(
     finally:
         listed.close()
         walked.close()
+
+
+def test_a_job_sync_with_nothing_to_do_is_told_by_reading_only(
+    store: Path, cache: Database
+) -> None:
+    """`perstack log --job X` on a warm cache: the job is listed into temporary tables of the
+    read-only connection, and compared with the cache; only a change opens the write one."""
+    job = sorted((store / "jobs").iterdir())[0]
+    assert cache.report_if_current([job.name]) is not None
+    assert cache.report_if_current([job.name], kinds=[KeyKind.JOB]) is not None
+    event = sorted(job.glob("runs/*/event-*.json"))[0]
+    added = event.with_name(event.name.replace("event-", "event-9", 1))
+    shutil.copyfile(event, added)  # a new event of the job
+    assert cache.report_if_current([job.name]) is None
+    assert cache.report_if_current([job.name], kinds=[KeyKind.JOB]) is not None  # not its scope
+    assert cache.sync([job.name]).read == 1
+    assert cache.report_if_current([job.name]) is not None
+    added.unlink()  # gone from the store, still in the cache
+    assert cache.report_if_current([job.name]) is None
+    assert cache.sync([job.name]).removed == 1
+    assert cache.report_if_current([job.name]) is not None
+    rewrite_in_place(event, event.read_bytes())  # the same bytes, a later mtime
+    assert cache.report_if_current([job.name]) is None
+    assert sync_and_compare(cache) == 1
