@@ -274,8 +274,9 @@ class CacheDatabase(Database):
         rescan: bool = False,
         as_listed: bool = False,
     ) -> SyncReport:
-        """Database.sync on the write connection, which stays open for the views' reads until
-        ``release()`` or a read-only connection is asked for.
+        """Database.sync, on a write connection only when there is something to do; the
+        connection left open serves the views' reads until ``release()`` (or, a write one,
+        until a read-only connection is asked for).
 
         Unless ``rescan``, a sync first looks on a read-only connection whether it has
         anything to do (``report_if_current``): a warm command then never opens the file for
