@@ -4,6 +4,10 @@
   bound parameter, only to ask whether a value is a pandas object (0.2 s of a 0.7 s command,
   where pandas is installed). The CLI never holds one, so for its process pandas is not there
   (both libraries treat a failed import as "not installed").
+- pyarrow.dataset: DuckDB imports it for its first scan of Arrow data, only to ask whether the
+  data is a pyarrow Dataset or Scanner (into which it could push filters down): 40 ms of every
+  command that decodes anything. The CLI hands DuckDB tables, which it scans as fast without
+  (through the Arrow C stream).
 - numpy, while a module of pyarrow is imported: pyarrow imports it then (pyarrow.lib, and
   pyarrow.compute when DuckDB scans Arrow data), when installed, for conversions the CLI never
   asks for: 60 ms of every command that decodes anything. pyarrow imports it only if it can
@@ -39,7 +43,8 @@ class _LeanImports(importlib.abc.MetaPathFinder):
         self, name: str, path: Any = None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
         top = name.partition(".")[0]
-        if top == "pandas" or (top == "numpy" and self.pyarrow_imports):
+        numpy_for_pyarrow = top == "numpy" and self.pyarrow_imports
+        if top == "pandas" or name == "pyarrow.dataset" or numpy_for_pyarrow:
             _refuse(name)
         if top != "pyarrow":
             return None
