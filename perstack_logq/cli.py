@@ -1298,9 +1298,9 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 def entry_point() -> None:
-    # pandas, and numpy while pyarrow is imported, cost up to 0.2 s a command for nothing the
-    # CLI asks of them (lean_imports.py). main() leaves imports alone: notebooks and programs
-    # that call it may use them.
+    # pandas, pyarrow.dataset, and numpy while pyarrow is imported, cost up to 0.3 s a command
+    # for nothing the CLI asks of them (lean_imports.py). main() leaves imports alone:
+    # notebooks and programs that call it may use them.
     lean_imports.hide()
     # Until a store is open a command mostly imports: typer, duckdb, pyarrow, some
     # 400 modules and 66,000 long-lived objects, which the collector would walk again and again

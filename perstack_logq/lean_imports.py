@@ -15,7 +15,7 @@
   function in a query (`perstack log --filter`), and imports it then.
 
 ``hide()`` is for the CLI's own process (cli.entry_point); notebooks and programs that call
-``perstack_logq`` may use both, and are left alone.
+``perstack_logq`` may use all three, and are left alone.
 """
 
 from __future__ import annotations
@@ -60,6 +60,10 @@ class _PyarrowLoader(importlib.abc.Loader):
     def __init__(self, loader: Any, finder: _LeanImports) -> None:
         self._loader = loader
         self._finder = finder
+
+    def __getattr__(self, name: str) -> Any:
+        # What else is asked of a loader (is_package, get_resource_reader, ...): pyarrow's own.
+        return getattr(self._loader, name)
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
         # An extension module may run its code here (single-phase initialisation).
