@@ -25,6 +25,9 @@ SELECT NOT EXISTS (
     FROM skipped_files AS s
     WHERE s.reason = 'unreadable'
         AND $kinds IS NULL
-        AND ($job_ids IS NULL OR split_part(s.source_key, '/', 2) IN (SELECT job_id FROM scope_jobs))
+        AND (
+            $job_ids IS NULL
+            OR split_part(s.source_key, '/', 2) IN (SELECT job_id FROM scope_jobs)
+        )
         AND s.source_key NOT IN (SELECT key FROM _sync_listing)
 );
