@@ -596,8 +596,11 @@ class Database:
     def _set_listing_held(self, held: bool) -> None:
         """Record whether the cache holds the last full listing: False (not known) before a
         sync changes the listing or the manifest, what ``03_manifest_complete`` found after a
-        full sync."""
-        self.connection.execute(f"UPDATE _listing_held SET held = {'true' if held else 'false'}")
+        full sync. Only a change is written: a sync of a job, on a cache that says false already,
+        then adds nothing for the closing checkpoint to write (5 ms), and the full listing's
+        second call (before the manifest changes) costs nothing."""
+        value = "true" if held else "false"
+        self.connection.execute(f"UPDATE _listing_held SET held = {value} WHERE held <> {value}")
 
     def _known_dirs(self) -> dict[str, int | None]:
         """What the last full listing knew of each directory: its mtime, if settled enough to
