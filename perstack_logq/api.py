@@ -375,6 +375,7 @@ def connect(
     query_timeout: float | None = None,
     endpoint: str | None = None,
     memory_limit: str | None = None,
+    conversations: bool = True,
 ) -> History:
     """Open a store's history.
 
@@ -388,6 +389,9 @@ def connect(
     ``query_timeout``: seconds after which a query of ``sql()``/``table()`` is stopped.
     ``memory_limit`` (e.g. ``"4GB"``): what DuckDB may hold in memory before it spills to
     disk, with or without a cache (default: a quarter of RAM, at most 1 GB).
+    ``conversations=False``, only with ``cache=False``: keep no message (``messages`` stays
+    empty, records hold a marker in place of each conversation), for one look that shows
+    none: faster and smaller on long sessions.
     """
     storage = open_storage(
         location, config=config, cwd=cwd, concurrency=concurrency, endpoint=endpoint
@@ -399,6 +403,7 @@ def connect(
             cache_dir=_optional_path(cache_dir),
             direct_reads=direct_reads,
             memory_limit=memory_limit,
+            conversations=conversations,
         )
     except BaseException:
         storage.close()

@@ -121,7 +121,9 @@ class Common:
         values = {k: v for k, v in given.items() if v not in (None, False)}
         return Common(**{**self.__dict__, **values})
 
-    def open(self) -> Any:
+    def open(self, *, conversations: bool = True) -> Any:
+        """The history the options name. ``conversations``: whether the view shows any;
+        without a cache, the history of a view that shows none keeps none (api.connect)."""
         from perstack_logq.api import connect
 
         history = connect(
@@ -133,6 +135,7 @@ class Common:
             direct_reads=self.direct_reads,
             endpoint=self.endpoint,
             memory_limit=self.memory_limit,
+            conversations=conversations or not self.no_cache,
         )
         _end_startup_gc_pause()
         return history
@@ -292,7 +295,8 @@ def log(
         offset=offset,
         context=context,
     )
-    with ctx.obj.open() as history:
+    # The terminal view shows no event's conversation, and only --checkpoint's messages.
+    with ctx.obj.open(conversations=as_json or checkpoint is not None) as history:
         # Finding the latest job lists the store: a long listing shows on a terminal.
         history.database.default_progress = _progress_printer(
             "json" if as_json else "table", listing_only=True

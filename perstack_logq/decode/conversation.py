@@ -179,6 +179,16 @@ def strip_conversation(
     return rows
 
 
+def leave_out_conversation(holder: JsonObject) -> bool:
+    """Replace a holder's ``messages`` by a marker that keeps nothing of them; False when it
+    holds none. For a history that shows no conversation (``Database(conversations=False)``):
+    a restore cannot rebuild such a marker, so it reads the file again."""
+    if not isinstance(holder.get("messages"), list):
+        return False
+    holder["messages"] = {MARKER: "messages"}
+    return True
+
+
 def _id_first_ranges(messages: list[JsonObject]) -> list[list[int]]:
     """The positions of the messages whose first key is ``id``, as [start, end) ranges: a
     resumed run's reloaded messages are one range (its conversation so far)."""

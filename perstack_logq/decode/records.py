@@ -16,6 +16,7 @@ from perstack_logq.decode import schema
 from perstack_logq.decode.conversation import (
     MessageRow,
     conversation_holders,
+    leave_out_conversation,
     strip_conversation,
 )
 from perstack_logq.decode.redact import redact_run_setting
@@ -183,9 +184,15 @@ def rows_to_table(rows: list[Row], arrow_schema: pa.Schema) -> pa.Table:
 
 
 class StoreDecoder:
-    """Accumulates decoded rows per table until ``flush`` turns them into Arrow tables."""
+    """Accumulates decoded rows per table until ``flush`` turns them into Arrow tables.
 
-    def __init__(self) -> None:
+    ``conversations=False``: records keep a marker in place of each conversation and no
+    message becomes a row (decode/conversation.leave_out_conversation), for a history that
+    shows none: a third of the decoding of a long session's files is its messages' rows.
+    """
+
+    def __init__(self, *, conversations: bool = True) -> None:
+        self._conversations = conversations
         self._rows: dict[str, list[Row]] = {t.name: [] for t in schema.DATA_TABLES}
         self._decoders: dict[KeyKind, Callable[[ParsedKey, str, JsonObject, str, int], None]] = {
             KeyKind.JOB: self._job,
@@ -295,6 +302,13 @@ class StoreDecoder:
     ) -> bytes:
         """The record's text with each conversation it holds replaced by a marker (its
         messages become rows of ``messages``); the text as read when it holds none."""
+        if not self._conversations:
+            left_out = [
+                leave_out_conversation(holder)
+                for holder, _ in conversation_holders(record, is_event=is_event)
+                if isinstance(holder, dict)
+            ]
+            return orjson.dumps(record) if any(left_out) else text
         stripped = False
         pending = self._record_messages
 

@@ -70,19 +70,27 @@ def open_database(
     cache_dir: Path | None = None,
     direct_reads: bool = False,
     memory_limit: str | None = None,
+    conversations: bool = True,
 ) -> Database:
     """The store's cache database (shared with other processes, engine/connections.py), or an
     in-memory one when asked; either holds at most ``memory_limit`` (see
     ``memory_limit_setting``) and spills the rest to disk.
 
-    ``direct_reads``: read S3/R2 bodies with DuckDB httpfs (see Database).
+    ``direct_reads``: read S3/R2 bodies with DuckDB httpfs; ``conversations=False``: keep no
+    message, only without a cache (both: see Database).
     """
+    if use_cache and not conversations:
+        raise UsageError("a cache keeps every conversation: conversations=False needs cache=False")
     limit = memory_limit_setting(memory_limit)
     if not use_cache:
         # DuckDB creates the directory only if it spills, and removes what it wrote on close.
         spill = Path(tempfile.gettempdir()) / f"perstack-logq-{os.getpid()}"
         return Database(
-            storage, memory_limit=limit, temp_directory=spill, direct_reads=direct_reads
+            storage,
+            memory_limit=limit,
+            temp_directory=spill,
+            direct_reads=direct_reads,
+            conversations=conversations,
         )
     path = cache_path(storage, cache_dir)
     _make_directory(path.parent)

@@ -112,9 +112,12 @@ class DecodedBatch:
     bytes: int
 
 
-def decode_objects(objects: Iterable[tuple[str, bytes | ReadFailure]]) -> Iterator[DecodedBatch]:
-    """Decode objects as they arrive; a batch each _BATCH_BYTES of JSON or _BATCH_KEYS objects."""
-    decoder = StoreDecoder()
+def decode_objects(
+    objects: Iterable[tuple[str, bytes | ReadFailure]], *, conversations: bool = True
+) -> Iterator[DecodedBatch]:
+    """Decode objects as they arrive; a batch each _BATCH_BYTES of JSON or _BATCH_KEYS objects.
+    ``conversations``: as StoreDecoder's."""
+    decoder = StoreDecoder(conversations=conversations)
     batch = DecodedBatch({}, [], [], 0, 0)
     for key, body in objects:
         batch.objects += 1
@@ -226,6 +229,11 @@ class Database:
     ``direct_reads``: fetch S3/R2 object bodies with DuckDB httpfs (engine/httpfs.py) instead
     of the storage's boto3 client; the decoder and the tables are the same either way. It has
     no effect on a filesystem store.
+
+    ``conversations=False`` (in memory only: engine/cache.open_database): a history for a
+    view that shows no conversation (``perstack log``'s terminal view without a cache).
+    ``messages`` stays empty and records hold a marker in place of each conversation; a
+    restore reads such a record's file again.
     """
 
     # Progress of the syncs that name none (the views' own): set by the CLI on a terminal.
@@ -239,10 +247,12 @@ class Database:
         memory_limit: str | None = None,
         temp_directory: Path | None = None,
         direct_reads: bool = False,
+        conversations: bool = True,
     ) -> None:
         self.storage = storage
         self.path = path
         self.direct_reads = direct_reads
+        self.conversations = conversations
         config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
         if memory_limit:
             config["memory_limit"] = memory_limit
@@ -416,7 +426,7 @@ class Database:
         of reads: a remote store's GETs stay in flight while a batch is decoded."""
         with self._object_reader(pending_bytes) as reader:
             keys = (key for rows in self._pending_chunks() for key, _ in rows)
-            yield from decode_objects(reader.read_objects(keys))
+            yield from decode_objects(reader.read_objects(keys), conversations=self.conversations)
 
     @contextmanager
     def _object_reader(self, pending_bytes: int) -> Iterator[ObjectReader]:
