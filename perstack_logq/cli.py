@@ -15,13 +15,14 @@ import os
 import signal
 import sys
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from typer.core import TyperCommand
+import typer.main
+from typer.core import TyperCommand, TyperGroup
 from typer.exceptions import TyperException
 
 from perstack_logq import lean_imports
@@ -41,6 +42,41 @@ if TYPE_CHECKING:
 # The rest (orjson, the views, the engine and its duckdb/pyarrow) is imported inside the
 # commands that use it: --help, and every command, load only what they need.
 
+
+class _LazyCommands(Mapping[str, "click.Command"]):
+    """The subcommands ``log_commands`` holds, each made into a click command only when asked
+    for. Typer reads a command's signature and evaluates its annotations to make it, about
+    1 ms a command; a run needs one of them, ``--help`` all."""
+
+    def __init__(self, registry: typer.Typer) -> None:
+        self._settings = registry
+        self._registry = {info.name: info for info in registry.registered_commands}
+        self._made: dict[str, click.Command] = {}
+
+    def __getitem__(self, name: str) -> click.Command:
+        if name not in self._made:
+            self._made[name] = typer.main.get_command_from_info(
+                self._registry[name],
+                pretty_exceptions_short=self._settings.pretty_exceptions_short,
+                rich_markup_mode=self._settings.rich_markup_mode,
+            )
+        return self._made[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._registry)  # as registered: the order --help lists them in
+
+    def __len__(self) -> int:
+        return len(self._registry)
+
+
+class _LogGroup(TyperGroup):
+    """``perstack log``: its subcommands are those of ``log_commands``, made lazily."""
+
+    def __init__(self, **attrs: Any) -> None:
+        super().__init__(**attrs)
+        self.commands = _LazyCommands(log_commands)
+
+
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
@@ -49,6 +85,7 @@ app = typer.Typer(
     help="perstack_logq: inspect and query Perstack execution history on any storage.",
 )
 log_app = typer.Typer(
+    cls=_LogGroup,
     invoke_without_command=True,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
@@ -56,6 +93,9 @@ log_app = typer.Typer(
     "plus jobs, info, query, queries, sync and demo.",
 )
 app.add_typer(log_app, name="log")
+# The subcommands of `perstack log`, registered here rather than on log_app so that a run makes
+# only the one it invokes (_LogGroup).
+log_commands = typer.Typer(pretty_exceptions_enable=False, rich_markup_mode=None)
 
 
 # -- options every command shares ------------------------------------------------------------
@@ -200,7 +240,7 @@ def store_command(
             command(ctx, common=_common(ctx).merged(**given), **values)
 
         run.__signature__ = signature.replace(parameters=[*own, *shared])  # type: ignore[attr-defined]
-        return log_app.command(name, cls=cls)(run)
+        return log_commands.command(name, cls=cls)(run)
 
     return register
 
@@ -612,7 +652,7 @@ def query_command(
         run_with_limits(history.database.connection, answer, timeout)
 
 
-@log_app.command("queries")
+@log_commands.command("queries")
 def queries_command(
     as_json: JsonOpt = False, fmt: FormatOpt = None, output: OutputOpt = None
 ) -> None:
@@ -667,7 +707,7 @@ def _progress_printer(output_format: str, *, listing_only: bool = False) -> Any:
     return ProgressLine(unescaped(sys.stderr), listing_only=listing_only)
 
 
-@log_app.command("demo")
+@log_commands.command("demo")
 def demo_command(
     directory: Annotated[
         Path, typer.Option("--directory", help="Where the sample store goes.")

@@ -2,7 +2,7 @@
 never, numpy only for a Python function in a query (`--filter`), though pyarrow and DuckDB would
 import them (when installed) on import, on their first scan of Arrow data or on their first
 conversion of a Python value, costing 0.04 to 0.2 s each a command; pyarrow only when something
-is decoded."""
+is decoded. Of typer's commands, a run makes only the one it invokes."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import typer.main
 from support import FIXTURE_STORE
+
+from perstack_logq.cli import log_commands, main
 
 
 def _query_with_imports(cache: Path, *query: str) -> tuple[str, set[str]]:
@@ -49,3 +52,24 @@ def test_a_query_of_an_up_to_date_cache_never_imports_pyarrow(tmp_path: Path) ->
     assert again == first
     assert "duckdb" in imported
     assert not {"pyarrow", "numpy"} & imported
+
+
+def test_a_run_makes_only_the_subcommand_it_invokes(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    made: list[str] = []
+    make = typer.main.get_command_from_info
+
+    def recording(command_info: typer.models.CommandInfo, **settings: object) -> object:
+        made.append(command_info.name)
+        return make(command_info, **settings)
+
+    monkeypatch.setattr(typer.main, "get_command_from_info", recording)
+    assert main(["log", "queries"]) == 0
+    assert made == ["queries"]
+    made.clear()
+    assert main(["log", "--help"]) == 0  # the help lists them all, in the order registered
+    names = [command.name for command in log_commands.registered_commands]
+    assert made == names
+    listed = capsys.readouterr().out.split("Commands:")[1].splitlines()
+    assert [line.split()[0] for line in listed if line[2:3].isalpha()] == names
