@@ -21,7 +21,7 @@ would be read again from the store.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Hashable, Iterator
 from typing import Any, NamedTuple
 
 import orjson
@@ -273,19 +273,28 @@ def rebuild_messages(
     stored: StoredMessage,
     put_back: PutBack = _parsed_conversation,
     digests: ConversationDigests | None = None,
+    memo: dict[Hashable, Any] | None = None,
 ) -> bool:
     """Put every marked conversation of a parsed record back in place; False when one cannot
     be rebuilt exactly (the record is then left partly rebuilt: read the file again).
 
     ``put_back`` makes what replaces a marker, from the conversation checked against its
     digest: by default the messages parsed. ``digests``: the job's, kept across its records
-    by a caller that rebuilds many."""
+    by a caller that rebuilds many. ``memo``: such a caller's orjson Fragments put back so far
+    (JSON text: immutable, so records can share one), by marker: the same conversation, held
+    by many records (a checkpoint, the events that carry it), is then checked and made once."""
     digests = digests or ConversationDigests()
     for holder in marked_holders(record, is_event=is_event):
         marker = holder["messages"]
         ids = marker.get("ids")
         if not isinstance(ids, list):
             return False
+        key = None if memo is None else _marker_key(marker)
+        if key is not None and key in memo:
+            holder["messages"] = memo[key]
+            continue
+        if not all(type(message_id) is str for message_id in ids):
+            return False  # not ours: a store's file holds a marker of its own
         for forms in _candidate_forms(ids, marker.get("idFirst")):
             found = [stored(message_id, reloaded) for message_id, reloaded in forms]
             if any(message is None for message in found):
@@ -296,7 +305,20 @@ def rebuild_messages(
         else:
             return False
         holder["messages"] = put_back(forms, messages)
+        if key is not None and isinstance(holder["messages"], orjson.Fragment):
+            memo[key] = holder["messages"]  # type: ignore[index]
     return True
+
+
+def _marker_key(marker: JsonObject) -> Hashable | None:
+    """What the conversation a marker stands for depends on (the job's messages aside), as a
+    dict key; None when a value of it cannot be one (a store's own file may hold anything)."""
+    try:
+        key = (tuple(marker["ids"]), marker.get("digest"), orjson.dumps(marker.get("idFirst")))
+        hash(key)
+    except (TypeError, orjson.JSONEncodeError):
+        return None
+    return key
 
 
 def in_schema_order(message: bytes) -> bytes:

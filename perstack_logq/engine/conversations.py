@@ -12,7 +12,7 @@ as bytes, not parsed, converted and written again for every record that holds th
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from functools import partial
 from typing import Any
 
@@ -53,6 +53,9 @@ class ConversationRestorer:
         self._reloaded: dict[str, bytes] = {}
         self._rendered: dict[tuple[str, bool, bool], bytes | None] = {}
         self._digests = ConversationDigests()
+        # Rendered conversations (rebuild_messages' memo), by whether a checkpoint file holds
+        # them (they render differently there), then by marker.
+        self._conversations: dict[bool, dict[Hashable, Any]] = {True: {}, False: {}}
         self.files_read_again = 0
 
     def restore(self, record_text: str, source_key: str, *, is_event: bool) -> Any:
@@ -72,6 +75,7 @@ class ConversationRestorer:
                 stored=self._stored,
                 put_back=rendered,
                 digests=self._digests,
+                memo=self._conversations[not is_event],
             )
         if rebuilt:
             return record

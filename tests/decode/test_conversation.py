@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any
 
 import orjson
@@ -135,6 +136,42 @@ def test_conversations_that_cannot_be_keyed_or_written_stay_whole() -> None:
         deep = [deep]
     nested = _checkpoint(1, [{"id": "m1", "type": "userMessage", "contents": deep}])
     assert _strip(nested, {}) is None and isinstance(nested["messages"], list)
+
+
+def _fragment(forms: list[tuple[str, bool]], messages: list[bytes]) -> orjson.Fragment:
+    return orjson.Fragment(conversation_json(messages))
+
+
+def test_a_conversation_many_records_hold_is_checked_and_made_once() -> None:
+    known: dict[str, MessageRow] = {}
+    conversation = [_message("m1", "hello"), _message("m2", "world")]
+    checkpoint, event = _checkpoint(1, [dict(m) for m in conversation]), _checkpoint(1, [])
+    _strip(checkpoint, known)
+    marker = checkpoint["messages"]
+    event["messages"] = dict(marker)  # the same marker, in another record
+    asked: list[str] = []
+    rows = _rows(known)
+
+    def stored(message_id: str, reloaded: bool) -> bytes | None:
+        asked.append(message_id)
+        return rows(message_id, reloaded)
+
+    memo: dict[Hashable, Any] = {}
+    for record in (checkpoint, event):
+        assert rebuild_messages(
+            record, is_event=False, stored=stored, put_back=_fragment, memo=memo
+        )
+    assert asked == ["m1", "m2"]
+    assert event["messages"] is checkpoint["messages"]
+    assert orjson.dumps(event) == orjson.dumps(_checkpoint(1, conversation))
+    # Not shared: a parsed conversation (mutable), or a marker whose ids cannot be a key.
+    parsed = _checkpoint(2, [dict(m) for m in conversation])
+    _strip(parsed, {})
+    assert rebuild_messages(parsed, is_event=False, stored=rows, memo=memo)
+    assert len(memo) == 1
+    hostile = _checkpoint(3, [])
+    hostile["messages"] = {**marker, "ids": [["m1"], "m2"]}
+    assert not rebuild_messages(hostile, is_event=False, stored=rows, put_back=_fragment, memo=memo)
 
 
 def test_a_digest_continued_from_an_earlier_conversation_is_the_whole_ones() -> None:

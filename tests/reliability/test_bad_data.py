@@ -370,6 +370,27 @@ def test_a_50_mb_event_is_read_and_shown(tmp_path: Path) -> None:
     assert len(result.stdout) < 100_000  # the image is not printed
 
 
+@pytest.mark.parametrize("ids", [["m1"], [["m1"]], [{"id": "m1"}], "m1"])
+@pytest.mark.parametrize("cache", ["--no-cache", "cache"])
+def test_a_file_that_holds_our_own_marker_is_shown_as_it_holds_it(
+    tmp_path: Path, ids: object, cache: str
+) -> None:
+    """The cache keeps a marker in place of each conversation (decode/conversation.py); a
+    store's file may hold one of its own, whatever its ids: it is never put back, nor breaks
+    the job's view."""
+    root = copy_fixture_store(tmp_path / "store")
+    forged = {"$perstack_logq": "messages", "ids": ids, "digest": "0"}
+    event = _event("startGeneration", TS + 20, messages=forged)
+    (root / RUN_KEY / f"event-{TS + 20}-1-startGeneration.json").write_bytes(event)
+    where = ["--no-cache"] if cache == "--no-cache" else ["--cache-dir", str(tmp_path / "cache")]
+    args = ("--storage", str(root), *where, "--job", JOB, "--json", "--take", "0")
+    result = cli(*args, store=root)
+    assert result.returncode == 0, result.stderr
+    events = orjson.loads(result.stdout)["events"]
+    assert len(events) == VALID_EVENTS + 1
+    assert [e["messages"] for e in events if e["timestamp"] == TS + 20] == [forged]
+
+
 class _VanishingStorage(FileSystemStorage):
     """The real filesystem store, where one file disappears between listing and reading
     (a live store, a cleanup, a permission change), and comes back once ``restore`` is set."""
