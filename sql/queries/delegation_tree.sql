@@ -73,7 +73,7 @@ SELECT
     r.first_step,
     r.last_step,
     r.step_count,
-    CAST(r.total_tokens AS BIGINT) AS total_tokens,
+    TRY_CAST(r.total_tokens AS BIGINT) AS total_tokens,
     coalesce(q.query, r.input_text) AS query
 FROM tree AS t
 JOIN job_runs AS r USING (run_id)

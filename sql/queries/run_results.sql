@@ -31,7 +31,7 @@ SELECT
     r.last_event_at AS ended_at,
     r.duration_ms,
     r.step_count,
-    CAST(r.total_tokens AS BIGINT) AS total_tokens,
+    TRY_CAST(r.total_tokens AS BIGINT) AS total_tokens,
     f.result_text,
     f.error_name,
     f.error_message

@@ -12,11 +12,11 @@ SELECT
     count(DISTINCT s.job_id) AS jobs,
     count(DISTINCT s.job_id || '/' || s.run_id) AS runs,
     count(*) AS steps,
-    CAST(sum(s.input_tokens) AS BIGINT) AS input_tokens,
-    CAST(sum(s.output_tokens) AS BIGINT) AS output_tokens,
-    CAST(sum(s.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-    CAST(sum(s.cached_input_tokens) AS BIGINT) AS cached_input_tokens,
-    CAST(sum(s.total_tokens) AS BIGINT) AS total_tokens
+    TRY_CAST(sum(s.input_tokens) AS BIGINT) AS input_tokens,
+    TRY_CAST(sum(s.output_tokens) AS BIGINT) AS output_tokens,
+    TRY_CAST(sum(s.reasoning_tokens) AS BIGINT) AS reasoning_tokens,
+    TRY_CAST(sum(s.cached_input_tokens) AS BIGINT) AS cached_input_tokens,
+    TRY_CAST(sum(s.total_tokens) AS BIGINT) AS total_tokens
 FROM steps AS s
 LEFT JOIN run_settings AS rs USING (job_id, run_id)
 WHERE ($since IS NULL OR coalesce(s.finished_at, s.event_time) >= CAST($since AS TIMESTAMP))

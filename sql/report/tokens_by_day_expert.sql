@@ -3,7 +3,7 @@
 SELECT
     CAST(coalesce(s.finished_at, s.event_time) AS DATE) AS day,
     s.expert_key,
-    CAST(sum(s.total_tokens) AS BIGINT) AS total_tokens
+    TRY_CAST(sum(s.total_tokens) AS BIGINT) AS total_tokens
 FROM steps AS s
 JOIN _report_jobs USING (job_id)
 GROUP BY ALL

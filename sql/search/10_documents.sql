@@ -1,7 +1,8 @@
 -- The texts of the events listed in _search_batch: what the user asked (startRun), what the
 -- expert said, reasoned and called and what its tools answered (the step's new messages of
 -- every step-closing event), errors (stopRunByError, retry) and run results (completeRun).
--- Run settings are never read: their secrets cannot reach the index.
+-- Run settings are never read: their secrets cannot reach the index. TRY_CAST: a list that is
+-- not a list in some file (a broken or hostile store) holds nothing to search, not an error.
 INSERT INTO _search_documents
 WITH batch AS (
     SELECT e.job_id, e.run_id, e.step_number, e.event_time, e.type, e.expert_key, e.record,
@@ -10,11 +11,13 @@ WITH batch AS (
     SEMI JOIN _search_batch AS b ON e.source_key = b.source_key
 ),
 messages AS (
-    SELECT batch.* EXCLUDE (record), unnest(CAST(record -> '$.inputMessages' AS JSON[])) AS message
+    SELECT batch.* EXCLUDE (record),
+        unnest(TRY_CAST(record -> '$.inputMessages' AS JSON[])) AS message
     FROM batch
     WHERE type = 'startRun'
     UNION ALL
-    SELECT batch.* EXCLUDE (record), unnest(CAST(record -> '$.step.newMessages' AS JSON[])) AS message
+    SELECT batch.* EXCLUDE (record),
+        unnest(TRY_CAST(record -> '$.step.newMessages' AS JSON[])) AS message
     FROM batch
     WHERE type IN (
         'continueToNextStep', 'completeRun', 'stopRunByError', 'stopRunByDelegate',
@@ -23,7 +26,7 @@ messages AS (
 ),
 parts AS (
     SELECT messages.* EXCLUDE (message), message ->> 'type' AS message_type,
-        unnest(CAST(message -> '$.contents' AS JSON[])) AS part
+        unnest(TRY_CAST(message -> '$.contents' AS JSON[])) AS part
     FROM messages
     WHERE message ->> 'type' IN ('userMessage', 'expertMessage', 'toolMessage')
 ),
@@ -44,7 +47,7 @@ texts AS (
             WHEN 'toolCallPart' THEN CAST(part -> '$.args' AS VARCHAR)
             WHEN 'toolResultPart' THEN (
                 SELECT string_agg(inner_part ->> 'text', chr(10))
-                FROM unnest(CAST(part -> '$.contents' AS JSON[])) AS inner_parts(inner_part)
+                FROM unnest(TRY_CAST(part -> '$.contents' AS JSON[])) AS inner_parts(inner_part)
                 WHERE inner_part ->> 'type' = 'textPart'
             )
         END AS text,

@@ -51,12 +51,12 @@ step_usage AS (
         job_id,
         run_id,
         count(*) AS step_count,
-        CAST(sum(duration_ms) AS BIGINT) AS active_ms,
-        CAST(sum(input_tokens) AS BIGINT) AS input_tokens,
-        CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
-        CAST(sum(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
-        CAST(sum(total_tokens) AS BIGINT) AS total_tokens,
-        CAST(sum(cached_input_tokens) AS BIGINT) AS cached_input_tokens
+        TRY_CAST(sum(duration_ms) AS BIGINT) AS active_ms,
+        TRY_CAST(sum(input_tokens) AS BIGINT) AS input_tokens,
+        TRY_CAST(sum(output_tokens) AS BIGINT) AS output_tokens,
+        TRY_CAST(sum(reasoning_tokens) AS BIGINT) AS reasoning_tokens,
+        TRY_CAST(sum(total_tokens) AS BIGINT) AS total_tokens,
+        TRY_CAST(sum(cached_input_tokens) AS BIGINT) AS cached_input_tokens
     FROM steps
     GROUP BY job_id, run_id
 )

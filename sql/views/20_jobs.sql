@@ -51,7 +51,7 @@ step_islands AS (
     FROM step_spans
 ),
 step_facts AS (
-    SELECT job_id, CAST(sum(island_ms) AS BIGINT) AS active_ms
+    SELECT job_id, TRY_CAST(sum(island_ms) AS BIGINT) AS active_ms
     FROM (
         SELECT job_id, max(end_ms) - min(start_ms) AS island_ms
         FROM step_islands

@@ -21,18 +21,20 @@ WITH billed AS (
         s.reasoning_tokens,
         coalesce(s.cached_input_tokens, 0) AS cache_read_tokens,
         -- Cached input is part of the input count (the AI SDK's usage contract); a count
-        -- above the input can only be one reported beside it.
+        -- above the input can only be one reported beside it. HUGEINT: counts that fit BIGINT
+        -- can still overflow it when added (a broken or hostile store), which must not fail.
         CASE
             WHEN coalesce(s.cached_input_tokens, 0) <= coalesce(s.input_tokens, 0)
-                THEN coalesce(s.input_tokens, 0) - coalesce(s.cached_input_tokens, 0)
+                THEN CAST(coalesce(s.input_tokens, 0) AS HUGEINT)
+                    - coalesce(s.cached_input_tokens, 0)
             ELSE coalesce(s.input_tokens, 0)
         END AS uncached_input_tokens,
         -- Reasoning is billed as output. Most providers count it inside the output tokens;
         -- when the total shows it was counted beside them (Google), it is added.
-        coalesce(s.output_tokens, 0) + CASE
+        CAST(coalesce(s.output_tokens, 0) AS HUGEINT) + CASE
             WHEN coalesce(s.reasoning_tokens, 0) > 0
-                AND s.total_tokens
-                    >= coalesce(s.input_tokens, 0) + coalesce(s.output_tokens, 0) + s.reasoning_tokens
+                AND s.total_tokens >= CAST(coalesce(s.input_tokens, 0) AS HUGEINT)
+                    + coalesce(s.output_tokens, 0) + s.reasoning_tokens
                 THEN s.reasoning_tokens
             ELSE 0
         END AS billed_output_tokens,

@@ -24,6 +24,8 @@ from reliability_support import PERSTACK, cli
 from support.cli import run_cli_as_a_user
 from support.moto_server import create_bucket, upload_tree
 
+from perstack_logq.views.query import canned_queries
+
 JOB = "anaew4v18s62aanmx116dgi2"
 RUN = "lq50yqsj2c393ajmhtf16dbw"
 RUN_DIR = f"jobs/{JOB}/runs/{RUN}"
@@ -75,6 +77,69 @@ def test_numbers_too_large_for_their_columns_are_skipped_files(
     )
     assert "stepNumber is out of range" in listed
     assert "timestamp is out of range" in listed
+
+
+def _overflowing_and_misshapen(store: Path) -> None:
+    """Token counts that each fit BIGINT, but not their sums or differences, and messages
+    whose ``contents`` are not lists where lists belong."""
+    usage = {
+        "inputTokens": 2**62,
+        "outputTokens": 2**62,
+        "reasoningTokens": 2**62,
+        "totalTokens": 2**63 - 1,
+        "cachedInputTokens": -(2**63),
+    }
+    for path in store.glob("jobs/*/runs/*/event-*.json"):
+        record = json.loads(path.read_text("utf-8"))
+        for holder in (record, record.get("step"), record.get("checkpoint")):
+            if isinstance(holder, dict) and isinstance(holder.get("usage"), dict):
+                holder["usage"] = usage
+        step = record.get("step")
+        if isinstance(step, dict) and step.get("newMessages"):
+            if record["type"] == "continueToNextStep":
+                step["newMessages"][0]["contents"] = 1e-320
+            else:
+                step["newMessages"][0]["contents"] = [{"type": "toolResultPart", "contents": {}}]
+        if record["type"] == "startRun":
+            record["inputMessages"] = "a text, not a list"
+        path.write_text(json.dumps(record), "utf-8")
+
+
+def test_sums_too_large_for_their_columns_and_misshapen_messages_break_nothing(
+    store_copy: Path, tmp_path: Path
+) -> None:
+    """A total beyond BIGINT is NULL, not an error; a message part of the wrong shape is not
+    searched (both exited 1 or 4 until 2026-12-07: `cost`, `search`, `runs`, ...)."""
+    _overflowing_and_misshapen(store_copy)
+    args = _args(store_copy, tmp_path / "cache")
+    names = cli(
+        "query",
+        "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main' "
+        "AND NOT starts_with(table_name, '_') ORDER BY ALL",
+        "--format",
+        "csv",
+        *args,
+    ).stdout.split()[1:]
+    assert {"runs", "jobs", "run_costs", "job_costs", "messages"} <= set(names)
+    commands: list[tuple[str, ...]] = [("query", f"SELECT * FROM {name}") for name in names]
+    commands += [("query", "--name", query.name) for query in canned_queries()]
+    commands += [
+        (),
+        ("jobs",),
+        ("info",),
+        ("cost",),
+        ("cost", "--by", "job"),
+        ("cost", "--by", "step"),
+        ("search", "the"),
+        ("report", "--output", str(tmp_path / "report.html")),
+    ]
+    for command in commands:
+        if command[1:] == ("--name", "delegation_tree"):
+            command += ("--param", f"job_id={JOB}")
+        result = cli(*command, *args, store=store_copy)
+        assert result.returncode == 0, (command, result.stderr)
+    runs = cli("query", "SELECT input_tokens FROM runs", "--format", "json", *args)
+    assert None in [row["input_tokens"] for row in json.loads(runs.stdout)]
 
 
 def test_keys_on_s3_with_large_numbers_or_an_empty_job_id_are_counted(
