@@ -78,6 +78,14 @@ def _number(record: JsonObject, key: str, *, required: bool = False) -> int | fl
     return None
 
 
+def _float(record: JsonObject, key: str) -> float | None:
+    """A number for a DOUBLE column, as a float: Arrow refuses an int that a double cannot hold
+    exactly (2**63 - 1), and one file would then fail its whole batch. (orjson reads no int
+    beyond 64 bits, so float() cannot overflow.)"""
+    value = _number(record, key)
+    return None if value is None else float(value)
+
+
 def _int(record: JsonObject, key: str, *, required: bool = False) -> int | None:
     value = _number(record, key, required=required)
     if value is None:
@@ -366,7 +374,7 @@ class StoreDecoder:
                 _str(expert, "version"),
                 *_usage(record),
                 _int(record, "contextWindow"),
-                _number(record, "contextWindowUsage"),
+                _float(record, "contextWindowUsage"),
                 _int(record, "retryCount"),
                 message_count,
                 _str(_object(delegated_by, "expert"), "key"),

@@ -79,6 +79,27 @@ def test_numbers_too_large_for_their_columns_are_skipped_files(
     assert "timestamp is out of range" in listed
 
 
+def test_a_float_column_takes_an_integer_no_double_holds_exactly(
+    store_copy: Path, tmp_path: Path
+) -> None:
+    """``contextWindowUsage: 2**63 - 1``: Arrow refused it for a DOUBLE column, which failed
+    the whole batch, and every command exited 1 (until 2026-12-07)."""
+    checkpoint = next((store_copy / "jobs" / JOB / "checkpoints").glob("*.json"))
+    record = json.loads(checkpoint.read_text("utf-8"))
+    record["contextWindowUsage"] = 2**63 - 1
+    checkpoint.write_text(json.dumps(record), "utf-8")
+    args = _args(store_copy, tmp_path / "cache")
+    assert cli("--job", JOB, "--json", *args).returncode == 0
+    usage = cli(
+        "query",
+        f"SELECT context_window_usage FROM checkpoints WHERE source_key LIKE '%{checkpoint.name}'",
+        "--format",
+        "csv",
+        *args,
+    )
+    assert usage.stdout.split() == ["context_window_usage", "9.223372036854776e+18"]
+
+
 def _overflowing_and_misshapen(store: Path) -> None:
     """Token counts that each fit BIGINT, but not their sums or differences, and messages
     whose ``contents`` are not lists where lists belong."""
