@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from perstack_logq.errors import UsageError
+from perstack_logq.views.terminal import escape_controls
 
 # Okabe & Ito's palette: its colours stay distinct for the common kinds of colour blindness.
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442")
@@ -46,7 +47,31 @@ def render_svg(spec: dict[str, Any]) -> str:
         raise UsageError(
             "perstack log report needs the report extra: pip install 'perstack-logq[report]'"
         ) from None
-    return vl_convert.vegalite_to_svg({**spec, "config": _CONFIG})
+    return vl_convert.vegalite_to_svg({**_xml_safe(spec), "config": _CONFIG})
+
+
+# What XML 1.0 refuses besides controls: vl-convert's SVG text renderer panics on them, and a
+# Rust panic there aborts the whole process (exit 134), whatever Python does.
+_NOT_XML = str.maketrans({0xFFFE: "\\ufffe", 0xFFFF: "\\uffff"})
+
+
+def visible_text(text: str) -> str:
+    """Store text as the report shows it: control characters as ``\\xHH``, as on a terminal
+    (views/terminal.escape_controls), and the two characters XML refuses as ``\\ufffe`` and
+    ``\\uffff``."""
+    return escape_controls(text).translate(_NOT_XML)
+
+
+def _xml_safe(value: Any) -> Any:
+    """A spec whose texts (labels, legends, tooltips: expert keys, tool and model names from
+    the store) are ``visible_text``."""
+    if isinstance(value, str):
+        return visible_text(value)
+    if isinstance(value, dict):
+        return {_xml_safe(key): _xml_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_xml_safe(item) for item in value]
+    return value
 
 
 def _day(value: dt.date) -> str:

@@ -73,6 +73,7 @@ def _environment() -> Any:
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
+        finalize=_visible_text,
     )
     env.filters.update(
         utc=format_utc,
@@ -82,6 +83,13 @@ def _environment() -> Any:
         usd=format_usd,
     )
     return env
+
+
+def _visible_text(value: Any) -> Any:
+    """Every text the page shows as the charts show it (charts.visible_text): a browser would
+    show its control characters as nothing, and the page is read in terminals too (``grep``,
+    ``less``). Markup (the charts) is the page's own."""
+    return charts.visible_text(value) if type(value) is str else value
 
 
 def format_utc(value: dt.datetime | None) -> str:

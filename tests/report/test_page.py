@@ -9,15 +9,18 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import hashlib
+import json
 import re
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from support.cli import run_cli
 
 import perstack_logq
 from perstack_logq.cost.pricing import CostSettings
 from perstack_logq.report import Selection, charts, write_report
+from perstack_logq.synth import DirectoryWriter, generate_store
 
 from .conftest import HOSTILE, HOSTILE_TOOL, HostileStore
 
@@ -78,6 +81,36 @@ def test_agent_text_is_escaped_never_markup(report_text: str) -> None:
     assert escaped.replace('"', "&#34;") in report_text
     assert "&lt;script&gt;window.__pwned=3&lt;/script&gt;grep" in report_text
     assert HOSTILE_TOOL not in report_text
+
+
+CONTROLS = "bad\x1b[2J\x9b\x0b\ufffe\uffff name"
+RAW_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffe\uffff]")
+
+
+def test_control_characters_in_agent_text_reach_neither_charts_nor_page_raw(
+    tmp_path: Path,
+) -> None:
+    """Expert keys and tool names with an escape sequence, a C1 control, a vertical tab and
+    the two non-characters XML refuses: vl-convert's SVG renderer panicked on them, which
+    aborted the whole process (exit 134, a Rust backtrace; until 2026-12-07). Run as a
+    process for that reason."""
+    root = tmp_path / "store"
+    generate_store(DirectoryWriter(root), jobs=3, seed=5, scale=0.01)
+    for path in root.rglob("*.json"):
+        record = json.loads(path.read_text("utf-8"))
+        if "expertKey" in record:
+            record["expertKey"] = CONTROLS
+        for call in record.get("toolCalls") or []:
+            call["toolName"] = CONTROLS
+        path.write_text(json.dumps(record), "utf-8")
+    page = tmp_path / "report.html"
+    result = run_cli("log", "report", "--output", str(page), "--storage", str(root), "--no-cache")
+    assert result.returncode == 0, result.stderr
+    text = page.read_text("utf-8")
+    assert RAW_CONTROL.search(text) is None
+    shown = "bad\\x1b[2J\\x9b\\x0b\\ufffe\\uffff name"
+    assert text.count(shown) > 10  # in the charts' labels and the page's tables alike
+    assert text.count("<svg") >= 3
 
 
 def test_page_can_reach_nothing_outside_itself(report_text: str) -> None:
