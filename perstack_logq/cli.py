@@ -335,8 +335,10 @@ def log(
         offset=offset,
         context=context,
     )
-    # The terminal view shows no event's conversation, and only --checkpoint's messages.
-    with ctx.obj.open(conversations=as_json or checkpoint is not None) as history:
+    # The terminal view shows no event's conversation, only --checkpoint's messages; and a
+    # --filter into "messages" reads them.
+    reads_messages = request.filter is not None and "messages" in request.filter.field
+    with ctx.obj.open(conversations=as_json or checkpoint is not None or reads_messages) as history:
         # Finding the latest job lists the store: a long listing shows on a terminal.
         history.database.default_progress = _progress_printer(
             "json" if as_json else "table", listing_only=True

@@ -103,8 +103,9 @@ def test_a_cache_keeps_every_conversation(tmp_path: Path, store: Path) -> None:
         ["--job", "FIRST", "--run", "FIRST_RUN"],
         ["--job", "FIRST", "--checkpoint", "LAST_CHECKPOINT", "--messages"],
         ["--job", "FIRST", "--tools", "--take", "5"],
+        ["--job", "FIRST", "--filter", '.checkpoint.messages[].type == "toolMessage"'],
     ],
-    ids=["latest", "verbose", "summary", "job", "run", "checkpoint", "tools"],
+    ids=["latest", "verbose", "summary", "job", "run", "checkpoint", "tools", "filter"],
 )
 def test_the_terminal_view_without_a_cache_prints_what_the_cache_prints(
     tmp_path: Path, store: Path, view: list[str]
