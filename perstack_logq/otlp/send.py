@@ -127,7 +127,13 @@ def _safe(value: str) -> str:
     """A URL for an error message, without what could be a credential."""
     try:
         parts = urlsplit(value)
-        return f"{parts.scheme}://{parts.hostname or ''}{parts.path}"
+        try:
+            port = "" if parts.port is None else f":{parts.port}"
+        except ValueError:  # the port is what is wrong: shown as given
+            port = parts.netloc[parts.netloc.rfind(":") :]
+        host = parts.hostname or ""
+        host = f"[{host}]" if ":" in host else host  # IPv6, bracketed as in the URL
+        return f"{parts.scheme}://{host}{port}{parts.path}"
     except ValueError:
         return value.partition("@")[2][:80] or value.partition("://")[0]
 

@@ -108,6 +108,7 @@ def test_a_failing_receiver_is_retried_then_named_in_one_line(
         with pytest.raises(StorageError, match="did not accept a batch") as error:
             export_otlp(history, options, cache_dir=tmp_path, pause=pauses.append)
         assert "\n" not in str(error.value)
+        assert f"receiver at {receiver.url}/v1/traces did not" in str(error.value)  # its port too
         assert pauses == [1.0, 2.0, 4.0]
         assert not state_path(history, options.endpoint, tmp_path).exists()
 
