@@ -164,11 +164,13 @@ def test_a_conversation_many_records_hold_is_checked_and_made_once() -> None:
     assert asked == ["m1", "m2"]
     assert event["messages"] is checkpoint["messages"]
     assert orjson.dumps(event) == orjson.dumps(_checkpoint(1, conversation))
-    # Not shared: a parsed conversation (mutable), or a marker whose ids cannot be a key.
+    # Not kept: a parsed conversation (mutable: records must not share it), or a marker whose
+    # ids cannot be a key.
     parsed = _checkpoint(2, [dict(m) for m in conversation])
     _strip(parsed, {})
-    assert rebuild_messages(parsed, is_event=False, stored=rows, memo=memo)
-    assert len(memo) == 1
+    parsed_memo: dict[Hashable, Any] = {}
+    assert rebuild_messages(parsed, is_event=False, stored=rows, memo=parsed_memo)
+    assert isinstance(parsed["messages"], list) and parsed_memo == {}
     hostile = _checkpoint(3, [])
     hostile["messages"] = {**marker, "ids": [["m1"], "m2"]}
     assert not rebuild_messages(hostile, is_event=False, stored=rows, put_back=_fragment, memo=memo)
