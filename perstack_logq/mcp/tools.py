@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,7 +20,9 @@ import duckdb
 import orjson
 
 from perstack_logq.api import History
-from perstack_logq.errors import QueryError
+from perstack_logq.engine.connections import CacheDatabase
+from perstack_logq.engine.database import Database
+from perstack_logq.errors import QueryError, UsageError
 from perstack_logq.mcp.bounds import (
     Cuts,
     Limits,
@@ -337,9 +339,21 @@ def _sql_answer(
     database = ctx.history.database
     check_read_only(database.connection, sql)  # refused before anything is read
     ctx.history.sync()
+    if not isinstance(database, CacheDatabase):
+        _load_what_search_needs(database)
     with query_timeout(database.connection, ctx.query_timeout), query_errors():
         relation = run_user_sql(database, sql, params)
         return table_answer(relation, offset=offset, limit=limit, limits=ctx.limits)
+
+
+def _load_what_search_needs(database: Database) -> None:
+    """Without a cache, user SQL runs on the history's own connection and locks it against
+    files for the rest of the server's life (engine/sandbox.lock_down): the search's extension
+    must be loaded before, or no search could load it after."""
+    from perstack_logq.search.index import load_fts
+
+    with suppress(UsageError):  # no search extra: the search tool says so itself
+        load_fts(database.connection)
 
 
 @tool(

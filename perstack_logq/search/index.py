@@ -72,8 +72,11 @@ def extension_path() -> Path:
 
 
 def load_fts(connection: duckdb.DuckDBPyConnection) -> None:
+    """Load the extension once. Whether it is loaded is asked of the catalog (its ``stem``
+    function), not of ``duckdb_extensions()``, which lists the extension directory: a
+    connection that user SQL locked against files (engine/sandbox.lock_down) refuses that."""
     loaded = connection.execute(
-        "SELECT count(*) FROM duckdb_extensions() WHERE extension_name = 'fts' AND loaded"
+        "SELECT count(*) FROM duckdb_functions() WHERE function_name = 'stem'"
     ).fetchone()[0]
     if not loaded:
         escaped = str(extension_path()).replace("'", "''")

@@ -197,6 +197,16 @@ def test_search_equals_log_search_json(served: Served) -> None:
     assert expected and same_times(data["rows"]) == same_times(expected)
 
 
+def test_search_answers_after_a_query_too(served: Served) -> None:
+    """Without a cache, user SQL runs on the history's own connection and locks it against
+    files for good (engine/sandbox.lock_down): a search after it could no longer load its
+    extension (PermissionException, until 2026-12-07)."""
+    answer(served, "query", {"sql": "SELECT count(*) AS n FROM events"})
+    expected = served.cli("log", "search", "result", "--limit", "3", "--json")
+    data = answer(served, "search", {"text": "result", "limit": 3})
+    assert expected and same_times(data["rows"]) == same_times(expected)
+
+
 def test_cost_equals_log_cost_json(served: Served) -> None:
     options = ["--by", "expert", "--model", "claude-sonnet-4-5"]
     expected = served.cli("log", "cost", *options, "--json")
