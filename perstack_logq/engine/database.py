@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 # Bump when a table's columns or meaning change: an older cache is then rebuilt, not migrated
 # (it holds only data derived from the store).
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # The sync's temporary tables of what it listed, described as the decoder's tables are (the
 # same Arrow types; pyarrow is imported only when rows are appended).

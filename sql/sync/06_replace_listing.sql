@@ -1,6 +1,6 @@
 -- A full listing becomes the last full listing, and its directories the known ones: rows that
 -- left or changed go, new ones come (rewriting the whole table would make each sync's
--- checkpoint write every row again).
+-- checkpoint write every row again); likewise the listing's files rewritten in place.
 BEGIN TRANSACTION;
 DELETE FROM _listing AS l
 WHERE NOT EXISTS (
@@ -16,4 +16,13 @@ WHERE NOT EXISTS (
 );
 INSERT INTO _dirs
 SELECT s.key, s.mtime_ns, s.settled FROM _sync_dirs AS s ANTI JOIN _dirs AS d ON d.key = s.key;
+DELETE FROM _listing_rewritten AS r
+WHERE NOT EXISTS (
+    SELECT 1 FROM _listing AS l
+    WHERE l.key = r.key AND l.size = r.size AND l.version = r.version
+);
+INSERT INTO _listing_rewritten
+SELECT l.key, l.size, l.version
+FROM _listing AS l ANTI JOIN _listing_rewritten AS r ON r.key = l.key
+WHERE l.kind IN ('job', 'run_setting');
 COMMIT;

@@ -91,6 +91,44 @@ def test_in_place_rewrites_of_job_and_run_setting_files_are_found(
     assert sync_and_compare(cache) == 2
 
 
+def test_the_files_to_stat_again_follow_the_listing(
+    store: Path, cache: Database, tmp_path: Path
+) -> None:
+    """Warm commands stat job.json and run-setting.json files from ``_listing_rewritten``,
+    kept apart from the listing: a job that came since is in it (a rewrite of its job.json in
+    an unchanged directory is found), one that left is not."""
+
+    def kept_apart() -> list[tuple]:
+        return cache.sql("SELECT * FROM _listing_rewritten ORDER BY key").fetchall()
+
+    def in_listing() -> list[tuple]:
+        return cache.sql(
+            "SELECT key, size, version FROM _listing "
+            "WHERE kind IN ('job', 'run_setting') ORDER BY key"
+        ).fetchall()
+
+    assert kept_apart() == in_listing() != []
+    before = {path.parent.name for path in files(store, "job.json")}
+    generate_store(DirectoryWriter(tmp_path / "more"), jobs=1, seed=77)
+    (new_job,) = (tmp_path / "more" / "jobs").iterdir()
+    new_job_file = store / "jobs" / new_job.name / "job.json"
+    new_job.rename(new_job_file.parent)
+    gone = sorted(before)[0]
+    shutil.rmtree(store / "jobs" / gone)
+    sync_and_compare(cache)
+    assert kept_apart() == in_listing()
+    age_directories(store)  # the new job's directories settle, so only a stat finds a rewrite
+    sync_and_compare(cache)
+    keys = {key for key, *_ in kept_apart()}
+    assert f"jobs/{new_job_file.parent.name}/job.json" in keys
+    assert not any(key.startswith(f"jobs/{gone}/") for key in keys)
+    rewrite_in_place(
+        new_job_file, new_job_file.read_bytes().replace(b'"totalSteps"', b' "totalSteps"')
+    )
+    assert sync_and_compare(cache) == 1
+    assert kept_apart() == in_listing()
+
+
 def test_a_half_written_file_is_read_again_once_complete(store: Path, tmp_path: Path) -> None:
     event = files(store, "runs/*/event-*.json")[0]
     body = event.read_bytes()
