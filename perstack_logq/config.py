@@ -37,14 +37,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
 
 from perstack_logq.errors import ConfigError
+
+if TYPE_CHECKING:
+    import tomllib
 
 CONFIG_FILE_NAME = "perstack.toml"
 STORAGE_PATH_ENV = "PERSTACK_STORAGE_PATH"
@@ -282,6 +284,8 @@ def _read_toml(path: Path, shown: str) -> dict[str, Any]:
             f"{shown}: invalid TOML: not UTF-8 text (byte 0x{raw[exc.start]:02x} at offset "
             f"{exc.start})"
         ) from exc
+    import tomllib  # here: a command given --storage reads no perstack.toml (1 ms to import)
+
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:

@@ -2,7 +2,7 @@
 never, numpy only for a Python function in a query (`--filter`), though pyarrow and DuckDB would
 import them (when installed) on import, on their first scan of Arrow data or on their first
 conversion of a Python value, costing 0.04 to 0.2 s each a command; pyarrow only when something
-is decoded. Of typer's commands, a run makes only the one it invokes."""
+is decoded (the decoder too). Of typer's commands, a run makes only the one it invokes."""
 
 from __future__ import annotations
 
@@ -52,6 +52,9 @@ def test_a_query_of_an_up_to_date_cache_never_imports_pyarrow(tmp_path: Path) ->
     assert again == first
     assert "duckdb" in imported
     assert not {"pyarrow", "numpy"} & imported
+    # Nor the decoder (its secret patterns, credential rules, conversation code), nor a TOML
+    # parser for a store given by --storage.
+    assert not {"perstack_logq.decode.records", "tomllib"} & imported
 
 
 def test_a_run_makes_only_the_subcommand_it_invokes(
