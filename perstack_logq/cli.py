@@ -4,8 +4,9 @@ Every error is one line, ``Error: <message>``, with an exit code by kind (errors
 traceback appears only with ``--debug``. No logic lives here that a notebook would miss.
 """
 
-from __future__ import annotations
-
+# Unlike the other modules, no ``from __future__ import annotations``: typer reads the
+# annotations of the commands a run makes, and evaluating them from strings took 3 ms of every
+# run. Names imported for type checking only are quoted.
 import contextlib
 import functools
 import gc
@@ -53,7 +54,7 @@ class _LazyCommands(Mapping[str, "click.Command"]):
         self._registry = {info.name: info for info in registry.registered_commands}
         self._made: dict[str, click.Command] = {}
 
-    def __getitem__(self, name: str) -> click.Command:
+    def __getitem__(self, name: str) -> "click.Command":
         if name not in self._made:
             self._made[name] = typer.main.get_command_from_info(
                 self._registry[name],
@@ -156,7 +157,7 @@ class Common:
     endpoint: str | None = None
     memory_limit: str | None = None
 
-    def merged(self, **given: Any) -> Common:
+    def merged(self, **given: Any) -> "Common":
         """Options given to a subcommand win over the same options given to ``log``."""
         values = {k: v for k, v in given.items() if v not in (None, False)}
         return Common(**{**self.__dict__, **values})
@@ -214,7 +215,7 @@ _STORE_OPTIONS: dict[str, tuple[Any, Any]] = {
 
 
 def store_command(
-    name: str, cls: type[click.Command] | None = None
+    name: str, cls: "type[click.Command] | None" = None
 ) -> Callable[[Callable[..., None]], Callable[..., None]]:
     """Register a ``perstack log`` subcommand that reads the store.
 
@@ -1004,7 +1005,7 @@ def report_command(
 class _PriceDataHelp(TyperCommand):
     """Help that names the shipped price data and its date, looked up only when shown."""
 
-    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+    def format_help(self, ctx: "click.Context", formatter: "click.HelpFormatter") -> None:
         from perstack_logq.cost.prices import price_data_label
 
         self.help = f"{self.help}\n\nShipped prices: {price_data_label()}."
