@@ -10,6 +10,8 @@ sync completes.
 
 from __future__ import annotations
 
+import math
+import os
 import queue
 import threading
 import time
@@ -24,6 +26,7 @@ import orjson
 
 from perstack_logq.decode import schema
 from perstack_logq.engine.sqlfiles import sql_file, sql_folder
+from perstack_logq.errors import UsageError
 from perstack_logq.storage.base import DirectoryState, ObjectInfo, ReadFailure, Storage
 from perstack_logq.storage.layout import KeyKind, parse_key
 
@@ -71,6 +74,29 @@ _SETTLED_AFTER_NS = 2_000_000_000
 # many objects: memory depends on these, never on the size of the store.
 _BATCH_BYTES = 16 * 1024 * 1024
 _BATCH_KEYS = 4_000
+# A file bigger than this is not read, only named as skipped ("too large"): one stray file of
+# gigabytes in a store (a dump, a disk image, a tool's output gone wrong) would be read whole
+# into memory, and the sync killed for it. The biggest files of long sessions are a few MB (a
+# checkpoint holds its whole conversation); the environment variable sets another limit.
+MAX_FILE_ENV = "PERSTACK_LOGQ_MAX_FILE_MB"
+_DEFAULT_MAX_FILE_MB = 256
+
+
+def max_file_bytes() -> int:
+    """The size in bytes above which a file is not read (``PERSTACK_LOGQ_MAX_FILE_MB``, in MB
+    of 10^6 bytes; 256 unless set)."""
+    text = os.environ.get(MAX_FILE_ENV, "").strip()
+    if not text:
+        return _DEFAULT_MAX_FILE_MB * 10**6
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = math.nan
+    if not (0 < megabytes < 2**53 / 10**6):  # NaN and infinities fail too
+        raise UsageError(f"{MAX_FILE_ENV}={text!r}: give a number of megabytes above 0")
+    return max(1, int(megabytes * 10**6))
+
+
 # A file database checkpoints (rewrites its tables to the file) when its WAL reaches this size.
 # DuckDB's default, 16 MB, means a checkpoint after nearly every batch of a big sync, a quarter
 # of its CPU time; committed batches are in the WAL either way, so a killed sync loses none.
@@ -258,6 +284,7 @@ class Database:
         self.path = path
         self.direct_reads = direct_reads
         self.conversations = conversations
+        self._max_file_bytes = max_file_bytes()  # read again by each sync
         config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
         if memory_limit:
             config["memory_limit"] = memory_limit
@@ -328,6 +355,7 @@ class Database:
         instead of listing them again.
         """
         report = SyncReport()
+        self._max_file_bytes = max_file_bytes()
         progress = progress or self.default_progress
         kind_names = None if kinds is None else sorted(k.value for k in kinds)
         con = self.connection
@@ -386,10 +414,11 @@ class Database:
             con.execute(sql_file("sync", "25_reread_conversations").text)
         self._forget_stale()
         total, pending_bytes = con.execute(
-            "SELECT count(*), coalesce(sum(size), 0) FROM _sync_pending"
+            "SELECT count(*), coalesce(sum(size) FILTER (WHERE NOT (" + self._unread + ")), 0) "
+            "FROM _sync_pending"
         ).fetchone()
         state.objects_total = total
-        state.objects_done = self._skip_unknown_layout()
+        state.objects_done = self._skip_unread()
         if progress:
             progress(state)
         writer = _CommitThread(self._commit)
@@ -414,19 +443,34 @@ class Database:
         con.execute("DROP TABLE IF EXISTS _sync_listing")
         return report
 
-    def _skip_unknown_layout(self) -> int:
-        """Stray files (``.DS_Store``, editor backups, bad event names) are recorded as skipped
-        and entered in the manifest without a single read: their bodies cannot matter."""
+    def _skip_unread(self) -> int:
+        """Pending files recorded as skipped and entered in the manifest without a single
+        read: stray files (``.DS_Store``, editor backups, bad event names), whose bodies cannot
+        matter, and files too large to read (``max_file_bytes``)."""
         from perstack_logq.decode.records import StoreDecoder
 
         skipped = 0
-        for rows in self._pending_chunks(unknown_layout=True):
+        for rows in self._pending_chunks(unread=True):
             decoder = StoreDecoder()
-            for key, version in rows:
-                decoder.skip_unlisted(key, version)
-            self._commit(decoder.flush(), [key for key, _ in rows])
+            for key, version, kind, size in rows:
+                if kind == KeyKind.UNKNOWN.value:
+                    decoder.skip_unlisted(key, version)
+                else:
+                    decoder.skip(
+                        key,
+                        "too_large",
+                        f"{size:,} bytes; files over {self._max_file_bytes:,} bytes are not read "
+                        f"({MAX_FILE_ENV} sets the limit in MB)",
+                    )
+            self._commit(decoder.flush(), [key for key, *_ in rows])
             skipped += len(rows)
         return skipped
+
+    @property
+    def _unread(self) -> str:
+        """Which rows of ``_sync_pending`` are skipped unread (a condition in SQL; the limit is
+        an integer of ours, written in: a bound value would import pandas, see 01_recent_dirs)."""
+        return f"kind = 'unknown' OR size > {int(self._max_file_bytes)}"
 
     def _decoded_batches(self, pending_bytes: int) -> Iterator[DecodedBatch]:
         """The pending objects read and decoded, one bounded batch at a time, from one stream
@@ -657,16 +701,17 @@ class Database:
         con.execute("DELETE FROM _objects WHERE key IN (SELECT key FROM _sync_stale)")
         con.execute("COMMIT")
 
-    def _pending_chunks(self, *, unknown_layout: bool = False) -> Iterator[list[tuple[str, str]]]:
-        """The pending keys to read (or, with ``unknown_layout``, the stray ones) and their
-        versions, in chunks."""
+    def _pending_chunks(self, *, unread: bool = False) -> Iterator[list[tuple]]:
+        """The pending keys to read and their versions, in chunks; with ``unread``, those
+        skipped unread instead, with their versions, kinds and sizes."""
         # A cursor of its own: the main connection keeps inserting while this one reads.
         reader = self.connection.cursor()
-        kind = "kind = 'unknown'" if unknown_layout else "kind <> 'unknown'"
+        if unread:
+            query = f"SELECT key, version, kind, size FROM _sync_pending WHERE {self._unread}"
+        else:
+            query = f"SELECT key, version FROM _sync_pending WHERE NOT ({self._unread})"
         try:
-            result = reader.execute(
-                f"SELECT key, version FROM _sync_pending WHERE {kind} ORDER BY key"
-            )
+            result = reader.execute(query + " ORDER BY key")
             while rows := result.fetchmany(_BATCH_KEYS):
                 yield rows
         finally:

@@ -23,6 +23,7 @@ REASON_LABELS = {
     "invalid_record": "invalid record",
     "unknown_layout": "unknown layout",
     "unreadable": "unreadable",
+    "too_large": "too large",
 }
 
 

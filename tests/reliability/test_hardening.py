@@ -79,6 +79,67 @@ def test_numbers_too_large_for_their_columns_are_skipped_files(
     assert "timestamp is out of range" in listed
 
 
+def test_a_file_too_large_is_named_and_never_read(store_copy: Path, tmp_path: Path) -> None:
+    # 3 GB of zeros, sparse (no disk): read, it would take 3 GB of memory and many seconds,
+    # and fail as invalid JSON; over the default limit (256 MB), it is named without a read.
+    args = _args(store_copy, tmp_path / "cache")
+    alone = _args(store_copy, tmp_path / "other-cache")
+    counted = "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM skipped_files)"
+    answer = cli("query", counted, "--format", "csv", "--no-cache", *args).stdout
+    events = int(answer.splitlines()[1].split(",")[0])
+    valid = _event_body(store_copy, timestamp=1764315100000, stepNumber=9)
+    huge = store_copy / RUN_DIR / "event-1764315100000-9-startRun.json"
+    with open(huge, "wb") as handle:
+        handle.truncate(3 * 10**9)
+    sync = cli("sync", "--show-skipped", *args, store=store_copy)
+    assert sync.returncode == 0, sync.stderr
+    assert (
+        f"skipped: {RUN_DIR}/event-1764315100000-9-startRun.json: too large (3,000,000,000 "
+        "bytes; files over 256,000,000 bytes are not read (PERSTACK_LOGQ_MAX_FILE_MB sets the "
+        "limit in MB))"
+    ) in sync.stderr
+    assert "1 file skipped (1 too large)" in cli("--job", JOB, "--no-cache", *args).stderr
+    answer = cli("query", counted, "--format", "csv", *args).stdout
+    assert answer.splitlines()[1] == f"{events},1"
+    # Made small and valid, it is read by the next sync like any changed file.
+    huge.write_bytes(valid)
+    for cache_args in (args, alone):
+        answer = cli("query", counted, "--format", "csv", *cache_args)
+        assert answer.stdout.splitlines()[1] == f"{events + 1},0", answer.stderr
+
+
+def test_the_size_limit_is_set_in_megabytes_on_s3_too(
+    moto_fixture_store: str,
+    aws_test_credentials: None,
+    tmp_path: Path,
+    store_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bucket = "hardening-size"
+    create_bucket(moto_fixture_store, bucket)
+    upload_tree(moto_fixture_store, bucket, "", store_copy)
+    from support.moto_server import client
+
+    # The fixture's biggest file is 16 KB: a limit of 20 KB leaves them all but this one.
+    padded = _event_body(store_copy, timestamp=1764315100000, padding="x" * 30_000)
+    key = f"{RUN_DIR}/event-1764315100000-9-startRun.json"
+    client(moto_fixture_store).put_object(Bucket=bucket, Key=key, Body=padded)
+    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
+    monkeypatch.setenv("PERSTACK_LOGQ_MAX_FILE_MB", "0.02")
+    args = _args(f"s3://{bucket}/", tmp_path / "cache")
+    listed = cli("sync", "--show-skipped", *args)
+    assert listed.returncode == 0, listed.stderr
+    assert f"skipped: {key}: too large ({len(padded):,} bytes; files over 20,000 bytes" in (
+        listed.stderr
+    )
+    assert listed.stderr.count("skipped: ") == 1
+    for wrong in ("0", "-1", "nan", "inf", "a lot"):
+        monkeypatch.setenv("PERSTACK_LOGQ_MAX_FILE_MB", wrong)
+        result = cli("sync", *args)
+        _assert_one_line(result, 2)
+        assert f"PERSTACK_LOGQ_MAX_FILE_MB={wrong!r}: give a number of megabytes" in result.stderr
+
+
 def test_a_float_column_takes_an_integer_no_double_holds_exactly(
     store_copy: Path, tmp_path: Path
 ) -> None:
