@@ -284,7 +284,7 @@ class Database:
         self.path = path
         self.direct_reads = direct_reads
         self.conversations = conversations
-        self._max_file_bytes = max_file_bytes()  # read again by each sync
+        self._max_file_bytes = _DEFAULT_MAX_FILE_MB * 10**6  # each sync reads the variable
         config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
         if memory_limit:
             config["memory_limit"] = memory_limit
