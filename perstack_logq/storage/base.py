@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import NamedTuple
 
-from perstack_logq.storage.layout import JOB_FILE
+from perstack_logq.storage.layout import EVENT_PREFIX, JOB_FILE, parse_key
 
 
 @dataclass(frozen=True)
@@ -177,6 +177,24 @@ class Storage(ABC):
         """The keys under ``prefix``, in no particular order: ``list_objects`` without sizes
         or versions, which a backend may skip looking up."""
         return (info.key for info in self.list_objects(prefix))
+
+    def first_event_ms(self, job_id: str) -> int | None:
+        """The time in the name of the job's earliest event file (spec §4), from its keys alone.
+
+        Only a name whose time is earlier than the earliest so far is parsed as a key: a job
+        has thousands of event files, and parse_key is most of the time of this loop."""
+        first: int | None = None
+        for key in self.list_keys(f"jobs/{job_id}/runs/"):
+            name = key[key.rfind("/") + 1 :]
+            time_text = name[len(EVENT_PREFIX) : name.find("-", len(EVENT_PREFIX))]
+            if not (name.startswith(EVENT_PREFIX) and time_text.isdigit() and time_text.isascii()):
+                continue
+            if first is not None and len(time_text) < 20 and int(time_text) >= first:
+                continue  # (a longer number is no event time: parse_key refuses it)
+            parsed = parse_key(key)
+            if parsed is not None and parsed.event is not None:
+                first = parsed.event.timestamp
+        return first
 
     def list_run_objects(self, job_id: str, run_id: str) -> Iterator[ObjectInfo]:
         return self.list_objects(f"jobs/{job_id}/runs/{run_id}/")

@@ -32,9 +32,11 @@ from perstack_logq.storage.base import (
     read_concurrently,
 )
 from perstack_logq.storage.layout import (
+    EVENT_PREFIX,
     JOB_FILE,
     JOBS_DIR,
     NOT_UTF8,
+    parse_key,
     unreadable_directory_version,
 )
 
@@ -161,6 +163,56 @@ class FileSystemStorage(Storage):
             except OSError:
                 # Removed while we listed (a live store), never there, or unreadable.
                 continue
+
+    def first_event_ms(self, job_id: str) -> int | None:
+        """As Storage's, from a readdir of each run directory: no key is built for a name
+        until it is the earliest candidate, which must then parse as an event and be a regular
+        file (else the next one is tried), as list_keys would have it. `perstack log
+        --no-cache` finds the latest job from these times; for the 5,056 jobs without job.json
+        of the 10,000-job bench store they took 0.26 s instead of 0.39 s (25 instead of 33 ms
+        for the 479 of the 950-job store; the rest is the kernel's readdir)."""
+        runs_key = f"{JOBS_DIR}/{job_id}/runs/"
+        if not _is_safe_key(runs_key[:-1], allow_empty=False):
+            raise StorageError(f"Invalid store key prefix: {runs_key!r}")
+        runs = f"{self._root_text}/{runs_key}"
+        try:
+            with os.scandir(runs) as entries:
+                run_ids = [
+                    entry.name
+                    for entry in entries
+                    if entry.is_dir(follow_symlinks=False) and not _undecodable(entry.name)
+                ]
+        except OSError:
+            return None  # no runs/, or unreadable: list_keys shows no file there either
+        candidates: list[tuple[int, str, str]] = []
+        start = len(EVENT_PREFIX)
+        for run_id in run_ids:
+            try:
+                names = os.listdir(runs + run_id)
+            except OSError:
+                continue  # removed meanwhile, or unreadable
+            for name in names:
+                time_text = name[start : name.find("-", start)]
+                # A number of 20 digits or more is no event time (parse_key refuses it).
+                if (
+                    name.startswith(EVENT_PREFIX)
+                    and time_text.isdigit()
+                    and time_text.isascii()
+                    and len(time_text) < 20
+                ):
+                    candidates.append((int(time_text), run_id, name))
+        for _, run_id, name in sorted(candidates):
+            key = f"{runs_key}{run_id}/{name}"
+            parsed = None if _undecodable(name) else parse_key(key)
+            if parsed is None or parsed.event is None:
+                continue
+            try:
+                info = self._stat_if_there(key)
+            except OSError:
+                continue
+            if info is not None and S_ISREG(info.st_mode):
+                return parsed.event.timestamp
+        return None
 
     def unchanged_since(
         self, known: Mapping[str, int | None], recheck: Mapping[str, tuple]

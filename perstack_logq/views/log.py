@@ -19,7 +19,7 @@ from perstack_logq.engine.conversations import ConversationRestorer
 from perstack_logq.engine.database import Database, json_param
 from perstack_logq.engine.sqlfiles import sql_file
 from perstack_logq.errors import UsageError
-from perstack_logq.storage.layout import EVENT_PREFIX, KeyKind, parse_key, validate_identifier
+from perstack_logq.storage.layout import KeyKind, validate_identifier
 from perstack_logq.views.filters import (
     DELEGATION_TYPES,
     ERROR_TYPES,
@@ -131,7 +131,7 @@ def _latest_job(database: Database) -> tuple[str | None, bool]:
             {
                 "job_id": without_job_file,
                 "first_event_ms": [
-                    _first_event_ms(database, job_id) for job_id in without_job_file
+                    database.storage.first_event_ms(job_id) for job_id in without_job_file
                 ],
             }
         )
@@ -142,25 +142,6 @@ def _latest_job(database: Database) -> tuple[str | None, bool]:
         sql_file("log", "latest_job").text, params={"first_events": first_events}
     ).fetchone()
     return (row[0] if row else None), as_listed
-
-
-def _first_event_ms(database: Database, job_id: str) -> int | None:
-    """The time in the name of the job's earliest event file (spec §4), listing names only.
-
-    Only a name whose time is earlier than the earliest so far is parsed as a key: a job has
-    thousands of event files, and parse_key is most of the time of this loop."""
-    first: int | None = None
-    for key in database.storage.list_keys(f"jobs/{job_id}/runs/"):
-        name = key[key.rfind("/") + 1 :]
-        time_text = name[len(EVENT_PREFIX) : name.find("-", len(EVENT_PREFIX))]
-        if not (name.startswith(EVENT_PREFIX) and time_text.isdigit() and time_text.isascii()):
-            continue
-        if first is not None and len(time_text) < 20 and int(time_text) >= first:
-            continue  # (a longer number is no event time: parse_key refuses it)
-        parsed = parse_key(key)
-        if parsed is not None and parsed.event is not None:
-            first = parsed.event.timestamp
-    return first
 
 
 def build_log(

@@ -459,3 +459,43 @@ def test_list_keys_and_list_job_files_agree_with_list_objects(
     assert job_files == [info for info in objects if info.key.endswith("/job.json")]
     with pytest.raises(StorageError, match="Invalid store key prefix"):
         list(fixture_storage.list_keys("jobs/../"))
+
+
+def test_the_first_event_time_from_names_agrees_with_the_generic_one(tmp_path: Path) -> None:
+    """FileSystemStorage.first_event_ms (a readdir a run, the earliest candidate checked) gives
+    what Storage.first_event_ms (every key of list_keys) gives, whatever the names hold: a
+    candidate that is a directory, a symlink, a FIFO, not UTF-8, or not an event name at all is
+    passed over for the next one."""
+    storage = FileSystemStorage(tmp_path)
+    runs = tmp_path / "jobs" / "j" / "runs"
+    good, other = runs / "r1", runs / "r2"
+    good.mkdir(parents=True)
+    other.mkdir()
+    for name in ("event-5000-1-startRun.json", "event-3000-2-callTools.json"):
+        (good / name).write_text("{}")
+    (other / "event-4000-1-startRun.json").write_text("{}")
+    (good / "event-1000-1-startRun.json").mkdir()  # a directory named like an event
+    (good / "event-900-1-startRun.json").symlink_to(good / "event-5000-1-startRun.json")
+    os.mkfifo(good / "event-800-1-startRun.json")
+    (good / "event-700-x-startRun.json").write_text("{}")  # no step number
+    (good / "event-600-1-.json").write_text("{}")  # no type
+    (good / f"event-{2**63}-1-startRun.json").write_text("{}")  # no BIGINT
+    (good / f"event-{'1' * 25}-1-startRun.json").write_text("{}")
+    (good / "event-500-1-startRun.json.tmp").write_text("{}")
+    os.mkdir(os.path.join(os.fsencode(runs), b"r\xff"))
+    (Path(os.fsdecode(os.path.join(os.fsencode(runs), b"r\xff"))) / "event-10-1-x.json").write_text(
+        "{}"
+    )
+    with open(os.path.join(os.fsencode(good), b"event-20-1-x\xff.json"), "w") as handle:
+        handle.write("{}")
+    (runs / "r3").symlink_to(good)  # a run directory that is a symlink is not entered
+    (runs / "event-30-1-startRun.json").write_text("{}")  # an event outside any run
+    generic = super(FileSystemStorage, storage).first_event_ms
+    assert storage.first_event_ms("j") == generic("j") == 3000
+    (good / "event-3000-2-callTools.json").unlink()
+    assert storage.first_event_ms("j") == generic("j") == 4000
+    shutil.rmtree(other)
+    assert storage.first_event_ms("j") == generic("j") == 5000
+    assert storage.first_event_ms("no-such-job") is generic("no-such-job") is None
+    with pytest.raises(StorageError):
+        storage.first_event_ms("..")
