@@ -16,6 +16,7 @@ import shutil
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, example, given, settings
@@ -44,6 +45,16 @@ def _event_body(store: Path, **changes: object) -> bytes:
 
 def _args(store: Path | str, cache: Path) -> tuple[str, ...]:
     return ("--storage", str(store), "--cache-dir", str(cache))
+
+
+def _bucket_holding(endpoint: str, bucket: str, store: Path) -> Any:
+    """A new bucket on the moto server at ``endpoint`` holding a copy of ``store``; a boto3
+    client of that server."""
+    from support.moto_server import client
+
+    create_bucket(endpoint, bucket)
+    upload_tree(endpoint, bucket, "", store)
+    return client(endpoint)
 
 
 def _assert_one_line(result, code: int) -> None:  # type: ignore[no-untyped-def]
@@ -116,14 +127,11 @@ def test_the_size_limit_is_set_in_megabytes_on_s3_too(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bucket = "hardening-size"
-    create_bucket(moto_fixture_store, bucket)
-    upload_tree(moto_fixture_store, bucket, "", store_copy)
-    from support.moto_server import client
-
+    s3 = _bucket_holding(moto_fixture_store, bucket, store_copy)
     # The fixture's biggest file is 16 KB: a limit of 20 KB leaves them all but this one.
     padded = _event_body(store_copy, timestamp=1764315100000, padding="x" * 30_000)
     key = f"{RUN_DIR}/event-1764315100000-9-startRun.json"
-    client(moto_fixture_store).put_object(Bucket=bucket, Key=key, Body=padded)
+    s3.put_object(Bucket=bucket, Key=key, Body=padded)
     monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
     monkeypatch.setenv("PERSTACK_LOGQ_MAX_FILE_MB", "0.02")
     args = _args(f"s3://{bucket}/", tmp_path / "cache")
@@ -232,11 +240,7 @@ def test_keys_on_s3_with_large_numbers_or_an_empty_job_id_are_counted(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bucket = "hardening-keys"
-    create_bucket(moto_fixture_store, bucket)
-    upload_tree(moto_fixture_store, bucket, "", store_copy)
-    from support.moto_server import client
-
-    s3 = client(moto_fixture_store)
+    s3 = _bucket_holding(moto_fixture_store, bucket, store_copy)
     body = _event_body(store_copy)
     s3.put_object(Bucket=bucket, Key=f"{RUN_DIR}/event-99999999999999999999-1-x.json", Body=body)
     s3.put_object(Bucket=bucket, Key="jobs//runs/r/event-1-1-startRun.json", Body=body)
