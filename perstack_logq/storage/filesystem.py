@@ -169,8 +169,8 @@ class FileSystemStorage(Storage):
         until it is the earliest candidate, which must then parse as an event and be a regular
         file (else the next one is tried), as list_keys would have it. `perstack log
         --no-cache` finds the latest job from these times; for the 5,056 jobs without job.json
-        of the 10,000-job bench store they took 0.26 s instead of 0.39 s (25 instead of 33 ms
-        for the 479 of the 950-job store; the rest is the kernel's readdir)."""
+        of the 10,000-job bench store they took 0.26 s instead of 0.39 s, 0.16 s of it reading
+        the 147,000 names (25 instead of 33 ms for the 479 jobs of the 950-job store)."""
         runs_key = f"{JOBS_DIR}/{job_id}/runs/"
         if not _is_safe_key(runs_key[:-1], allow_empty=False):
             raise StorageError(f"Invalid store key prefix: {runs_key!r}")
