@@ -92,8 +92,10 @@ def max_file_bytes() -> int:
         megabytes = float(text)
     except ValueError:
         megabytes = math.nan
-    if not (0 < megabytes < 2**53 / 10**6):  # NaN and infinities fail too
-        raise UsageError(f"{MAX_FILE_ENV}={text!r}: give a number of megabytes above 0")
+    if not (0 < megabytes <= 9e9):  # NaN and infinities fail too
+        raise UsageError(
+            f"{MAX_FILE_ENV}={text!r}: give a number of megabytes above 0 (at most 9e9)"
+        )
     return max(1, int(megabytes * 10**6))
 
 

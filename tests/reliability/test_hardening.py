@@ -141,7 +141,7 @@ def test_the_size_limit_is_set_in_megabytes_on_s3_too(
         listed.stderr
     )
     assert listed.stderr.count("skipped: ") == 1
-    for wrong in ("0", "-1", "nan", "inf", "a lot"):
+    for wrong in ("0", "-1", "nan", "inf", "1e10", "a lot"):
         monkeypatch.setenv("PERSTACK_LOGQ_MAX_FILE_MB", wrong)
         result = cli("sync", *args)
         _assert_one_line(result, 2)
