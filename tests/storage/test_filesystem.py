@@ -482,12 +482,14 @@ def test_the_first_event_time_from_names_agrees_with_the_generic_one(tmp_path: P
     (good / f"event-{2**63}-1-startRun.json").write_text("{}")  # no BIGINT
     (good / f"event-{'1' * 25}-1-startRun.json").write_text("{}")
     (good / "event-500-1-startRun.json.tmp").write_text("{}")
-    os.mkdir(os.path.join(os.fsencode(runs), b"r\xff"))
-    (Path(os.fsdecode(os.path.join(os.fsencode(runs), b"r\xff"))) / "event-10-1-x.json").write_text(
-        "{}"
-    )
-    with open(os.path.join(os.fsencode(good), b"event-20-1-x\xff.json"), "w") as handle:
-        handle.write("{}")
+    odd_run = os.path.join(os.fsencode(runs), b"r\xff")  # names that are not UTF-8
+    os.mkdir(odd_run)
+    for path in (
+        os.path.join(odd_run, b"event-10-1-startRun.json"),
+        os.path.join(os.fsencode(good), b"event-20-1-x\xff.json"),
+    ):
+        with open(path, "w") as handle:
+            handle.write("{}")
     (runs / "r3").symlink_to(good)  # a run directory that is a symlink is not entered
     (runs / "event-30-1-startRun.json").write_text("{}")  # an event outside any run
     generic = super(FileSystemStorage, storage).first_event_ms
