@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import NamedTuple
 
-from perstack_logq.storage.layout import EVENT_PREFIX, JOB_FILE, parse_key
+from perstack_logq.storage.layout import JOB_FILE, claimed_event_time, parse_key
 
 
 @dataclass(frozen=True)
@@ -185,12 +185,9 @@ class Storage(ABC):
         has thousands of event files, and parse_key is most of the time of this loop."""
         first: int | None = None
         for key in self.list_keys(f"jobs/{job_id}/runs/"):
-            name = key[key.rfind("/") + 1 :]
-            time_text = name[len(EVENT_PREFIX) : name.find("-", len(EVENT_PREFIX))]
-            if not (name.startswith(EVENT_PREFIX) and time_text.isdigit() and time_text.isascii()):
+            claimed = claimed_event_time(key[key.rfind("/") + 1 :])
+            if claimed is None or (first is not None and claimed >= first):
                 continue
-            if first is not None and len(time_text) < 20 and int(time_text) >= first:
-                continue  # (a longer number is no event time: parse_key refuses it)
             parsed = parse_key(key)
             if parsed is not None and parsed.event is not None:
                 first = parsed.event.timestamp

@@ -32,10 +32,10 @@ from perstack_logq.storage.base import (
     read_concurrently,
 )
 from perstack_logq.storage.layout import (
-    EVENT_PREFIX,
     JOB_FILE,
     JOBS_DIR,
     NOT_UTF8,
+    claimed_event_time,
     parse_key,
     unreadable_directory_version,
 )
@@ -185,22 +185,15 @@ class FileSystemStorage(Storage):
         except OSError:
             return None  # no runs/, or unreadable: list_keys shows no file there either
         candidates: list[tuple[int, str, str]] = []
-        start = len(EVENT_PREFIX)
         for run_id in run_ids:
             try:
                 names = os.listdir(runs + run_id)
             except OSError:
                 continue  # removed meanwhile, or unreadable
             for name in names:
-                time_text = name[start : name.find("-", start)]
-                # A number of 20 digits or more is no event time (parse_key refuses it).
-                if (
-                    name.startswith(EVENT_PREFIX)
-                    and time_text.isdigit()
-                    and time_text.isascii()
-                    and len(time_text) < 20
-                ):
-                    candidates.append((int(time_text), run_id, name))
+                claimed = claimed_event_time(name)
+                if claimed is not None:
+                    candidates.append((claimed, run_id, name))
         for _, run_id, name in sorted(candidates):
             key = f"{runs_key}{run_id}/{name}"
             parsed = None if _undecodable(name) else parse_key(key)
