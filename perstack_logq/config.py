@@ -101,6 +101,24 @@ class R2Config:
 StorageConfig = FileSystemConfig | S3Config | R2Config
 
 
+def number_from_environment(
+    name: str, *, most: float, problem: str, env: Mapping[str, str] | None = None
+) -> float | None:
+    """The number the environment variable ``name`` holds, above 0 and at most ``most``; None
+    when it is unset or blank. Anything else (not a number, NaN, out of range) is one line,
+    ``{name}={value!r}{problem}``."""
+    text = ((os.environ if env is None else env).get(name) or "").strip()
+    if not text:
+        return None
+    try:
+        number = float(text)
+    except ValueError:
+        number = float("nan")
+    if not (0 < number <= most):  # NaN and infinities fail too
+        raise ConfigError(f"{name}={text!r}{problem}")
+    return number
+
+
 def normalize_prefix(prefix: str) -> str:
     """Spec §1: "" stays "", anything else ends with exactly one "/"; a leading "/" goes.
 

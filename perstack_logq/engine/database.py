@@ -10,8 +10,6 @@ sync completes.
 
 from __future__ import annotations
 
-import math
-import os
 import queue
 import threading
 import time
@@ -24,9 +22,9 @@ from typing import TYPE_CHECKING, Protocol
 import duckdb
 import orjson
 
+from perstack_logq.config import number_from_environment
 from perstack_logq.decode import schema
 from perstack_logq.engine.sqlfiles import sql_file, sql_folder
-from perstack_logq.errors import UsageError
 from perstack_logq.storage.base import DirectoryState, ObjectInfo, ReadFailure, Storage
 from perstack_logq.storage.layout import KeyKind, parse_key
 
@@ -85,18 +83,10 @@ _DEFAULT_MAX_FILE_MB = 256
 def max_file_bytes() -> int:
     """The size in bytes above which a file is not read (``PERSTACK_LOGQ_MAX_FILE_MB``, in MB
     of 10^6 bytes; 256 unless set)."""
-    text = os.environ.get(MAX_FILE_ENV, "").strip()
-    if not text:
-        return _DEFAULT_MAX_FILE_MB * 10**6
-    try:
-        megabytes = float(text)
-    except ValueError:
-        megabytes = math.nan
-    if not (0 < megabytes <= 9e9):  # NaN and infinities fail too
-        raise UsageError(
-            f"{MAX_FILE_ENV}={text!r}: give a number of megabytes above 0 (at most 9e9)"
-        )
-    return max(1, int(megabytes * 10**6))
+    megabytes = number_from_environment(
+        MAX_FILE_ENV, most=9e9, problem=": give a number of megabytes above 0 (at most 9e9)"
+    )
+    return _DEFAULT_MAX_FILE_MB * 10**6 if megabytes is None else max(1, int(megabytes * 10**6))
 
 
 # A file database checkpoints (rewrites its tables to the file) when its WAL reaches this size.

@@ -15,7 +15,6 @@ the connections of its boto3 client); nothing here imports an HTTP library.
 
 from __future__ import annotations
 
-import os
 import socket
 import threading
 import time
@@ -23,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager, suppress
 from typing import Any
 
-from perstack_logq.errors import ConfigError
+from perstack_logq.config import number_from_environment
 
 DEADLINE_ENV = "PERSTACK_LOGQ_S3_REQUEST_DEADLINE"
 DEFAULT_DEADLINE = 120.0  # seconds per request: a 16 MB event at 150 KB/s still arrives
@@ -32,20 +31,14 @@ _CONNECTING_RECHECK = 0.1  # a connection with no socket yet (still connecting) 
 
 def deadline_from_environment(env: Mapping[str, str] | None = None) -> float:
     """Seconds per request: PERSTACK_LOGQ_S3_REQUEST_DEADLINE, else DEFAULT_DEADLINE."""
-    env = os.environ if env is None else env
-    text = (env.get(DEADLINE_ENV) or "").strip()
-    if not text:
-        return DEFAULT_DEADLINE
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = float("nan")
-    if not (0 < seconds <= 86_400):
-        raise ConfigError(
-            f"{DEADLINE_ENV}={text!r} is not a number of seconds between 0 and 86400 "
-            f"(the longest an S3/R2 request may take; default {DEFAULT_DEADLINE:g})"
-        )
-    return seconds
+    seconds = number_from_environment(
+        DEADLINE_ENV,
+        most=86_400,
+        problem=" is not a number of seconds between 0 and 86400 (the longest an S3/R2 request "
+        f"may take; default {DEFAULT_DEADLINE:g})",
+        env=env,
+    )
+    return DEFAULT_DEADLINE if seconds is None else seconds
 
 
 class RequestWatch:
