@@ -120,7 +120,8 @@ class ConversationRestorer:
 
     def _read_again(self, key: str) -> Any:
         self.files_read_again += 1
-        for _, body in self._database.storage.read_objects([key]):
+        reads = self._database.storage.read_objects([key], max_bytes=self._database.file_size_limit)
+        for _, body in reads:
             if isinstance(body, ReadFailure):
                 raise StorageError(f"cannot read {key} again: {body.reason}")
             masked, _ = mask_secret_values(body)

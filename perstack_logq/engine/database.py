@@ -98,7 +98,9 @@ ProgressCallback = Callable[["SyncProgress"], None]
 
 
 class ObjectReader(Protocol):
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]: ...
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]: ...
 
 
 @dataclass
@@ -276,7 +278,8 @@ class Database:
         self.path = path
         self.direct_reads = direct_reads
         self.conversations = conversations
-        self._max_file_bytes = _DEFAULT_MAX_FILE_MB * 10**6  # each sync reads the variable
+        # Files larger are not read (max_file_bytes): each sync reads the variable again.
+        self.file_size_limit = _DEFAULT_MAX_FILE_MB * 10**6
         config = {"autoinstall_known_extensions": "false", "autoload_known_extensions": "false"}
         if memory_limit:
             config["memory_limit"] = memory_limit
@@ -347,7 +350,7 @@ class Database:
         instead of listing them again.
         """
         report = SyncReport()
-        self._max_file_bytes = max_file_bytes()
+        self.file_size_limit = max_file_bytes()
         progress = progress or self.default_progress
         kind_names = None if kinds is None else sorted(k.value for k in kinds)
         con = self.connection
@@ -451,7 +454,7 @@ class Database:
                     decoder.skip(
                         key,
                         "too_large",
-                        f"{size:,} bytes; files over {self._max_file_bytes:,} bytes are not read "
+                        f"{size:,} bytes; files over {self.file_size_limit:,} bytes are not read "
                         f"({MAX_FILE_ENV} sets the limit in MB)",
                     )
             self._commit(decoder.flush(), [key for key, *_ in rows])
@@ -462,14 +465,15 @@ class Database:
     def _unread(self) -> str:
         """Which rows of ``_sync_pending`` are skipped unread (a condition in SQL; the limit is
         an integer of ours, written in: a bound value would import pandas, see 01_recent_dirs)."""
-        return f"kind = 'unknown' OR size > {int(self._max_file_bytes)}"
+        return f"kind = 'unknown' OR size > {int(self.file_size_limit)}"
 
     def _decoded_batches(self, pending_bytes: int) -> Iterator[DecodedBatch]:
         """The pending objects read and decoded, one bounded batch at a time, from one stream
         of reads: a remote store's GETs stay in flight while a batch is decoded."""
         with self._object_reader(pending_bytes) as reader:
             keys = (key for rows in self._pending_chunks() for key, _ in rows)
-            yield from decode_objects(reader.read_objects(keys), conversations=self.conversations)
+            reads = reader.read_objects(keys, max_bytes=self.file_size_limit)
+            yield from decode_objects(reads, conversations=self.conversations)
 
     @contextmanager
     def _object_reader(self, pending_bytes: int) -> Iterator[ObjectReader]:

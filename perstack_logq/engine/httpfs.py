@@ -14,6 +14,7 @@ one bad key as a ReadFailure and raises a one-line StorageError for a store-wide
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, wait
@@ -23,7 +24,7 @@ from pathlib import Path
 import duckdb
 
 from perstack_logq.errors import StorageError
-from perstack_logq.storage.base import ReadFailure, reader_threads
+from perstack_logq.storage.base import ReadFailure, reader_threads, too_large_to_read
 from perstack_logq.storage.s3 import ObjectStoreStorage
 
 DUCKDB_VERSION = "v1.5.5"
@@ -112,20 +113,27 @@ class DirectReader:
             self.connection.close()
             raise
 
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]:
+        """As ``Storage.read_objects``, but ``read_blob`` reads a body before its size is known:
+        one over ``max_bytes`` is read, then refused, as the other readers refuse it."""
+        read_chunk = functools.partial(self._read_chunk, max_bytes=max_bytes)
         key_iter = iter(keys)
         chunks = iter(lambda: list(islice(key_iter, self.chunk)), [])
         window = 2 * self.concurrency
         with reader_threads(self.concurrency, "perstack-logq-httpfs") as pool:
-            pending = [pool.submit(self._read_chunk, chunk) for chunk in islice(chunks, window)]
+            pending = [pool.submit(read_chunk, chunk) for chunk in islice(chunks, window)]
             while pending:
                 done, _ = wait(pending, return_when=FIRST_COMPLETED)
                 pending = [future for future in pending if future not in done]
-                pending.extend(pool.submit(self._read_chunk, c) for c in islice(chunks, len(done)))
+                pending.extend(pool.submit(read_chunk, c) for c in islice(chunks, len(done)))
                 for future in done:
                     yield from future.result()
 
-    def _read_chunk(self, chunk: list[str]) -> list[tuple[str, bytes | ReadFailure]]:
+    def _read_chunk(
+        self, chunk: list[str], max_bytes: int | None
+    ) -> list[tuple[str, bytes | ReadFailure]]:
         urls = {self.storage.url_for(key): key for key in chunk}
         try:
             rows = (
@@ -135,8 +143,16 @@ class DirectReader:
             )
         except duckdb.Error:
             # One bad key fails the query: let the storage's client sort out which.
-            return list(self.storage.read_objects(chunk))
-        return [(urls[url], body) for url, body in rows]
+            return list(self.storage.read_objects(chunk, max_bytes=max_bytes))
+        return [
+            (
+                urls[url],
+                too_large_to_read(urls[url], len(body), max_bytes)
+                if max_bytes is not None and len(body) > max_bytes
+                else body,
+            )
+            for url, body in rows
+        ]
 
     def _cursor(self) -> duckdb.DuckDBPyConnection:
         cursor = getattr(self._local, "cursor", None)

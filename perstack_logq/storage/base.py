@@ -62,6 +62,12 @@ class ReadFailure:
     reason: str
 
 
+def too_large_to_read(key: str, size: int, max_bytes: int) -> ReadFailure:
+    """A file over the size limit when its read began, though the listing saw it under: it
+    grew in between (a live store), and is left for the next sync, whose listing names it."""
+    return ReadFailure(key, f"{size:,} bytes when read, over the limit of {max_bytes:,} bytes")
+
+
 # Set by the CLI's Ctrl-C handler. The interrupt surfaces wherever the main thread is (often
 # decoding or committing, not waiting on a read), and the readers' generators are then closed
 # without seeing it: this tells them not to wait either.
@@ -201,10 +207,15 @@ class Storage(ABC):
         """The whole body of one object; StorageError if it cannot be read."""
 
     @abstractmethod
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]:
         """Bodies of many objects, in any order, batched (and concurrent for remote stores).
 
-        A key that cannot be read yields a ReadFailure instead of stopping the others.
+        A key that cannot be read yields a ReadFailure instead of stopping the others; so does
+        one found larger than ``max_bytes`` when its read begins (``too_large_to_read``),
+        before its body is read: the listing's sizes keep such files out, but one may grow
+        after it.
         """
 
     def close(self) -> None:  # noqa: B027 - optional hook, most backends hold nothing

@@ -30,6 +30,7 @@ from perstack_logq.storage.base import (
     Storage,
     StorageInfo,
     read_concurrently,
+    too_large_to_read,
 )
 from perstack_logq.storage.layout import (
     JOB_FILE,
@@ -376,7 +377,9 @@ class FileSystemStorage(Storage):
             raise StorageError(f"Cannot read {self.root / key}: {body.reason}")
         return body
 
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]:
         """One file at a time while reads are fast, on a pool of threads while they are slow.
 
         A store in the page cache reads in ~10 us a file, and threads only add overhead; a
@@ -385,6 +388,7 @@ class FileSystemStorage(Storage):
         is read the way the previous window's reads call for. Memory stays flat: one body at a
         time, or at most ``2 * _READ_THREADS`` in flight.
         """
+        read = functools.partial(self._read, max_bytes=max_bytes)
         key_iter = iter(keys)
         executor: ThreadPoolExecutor | None = None
         try:
@@ -394,12 +398,12 @@ class FileSystemStorage(Storage):
                 window = islice(key_iter, _READ_WINDOW)
                 if executor is None:
                     reads: Iterator[tuple[str, bytes | ReadFailure]] = (
-                        (key, _timed(self._read, key, timings)) for key in window
+                        (key, _timed(read, key, timings)) for key in window
                     )
                 else:
                     reads = read_concurrently(
                         executor,
-                        functools.partial(_timed, self._read, timings=timings),
+                        functools.partial(_timed, read, timings=timings),
                         window,
                         2 * _READ_THREADS,
                     )
@@ -416,7 +420,7 @@ class FileSystemStorage(Storage):
             if executor is not None:
                 executor.shutdown(cancel_futures=True)
 
-    def _read(self, key: str) -> bytes | ReadFailure:
+    def _read(self, key: str, max_bytes: int | None = None) -> bytes | ReadFailure:
         if not _is_safe_key(key, allow_empty=False):
             return ReadFailure(key, "invalid key")
         try:
@@ -430,6 +434,8 @@ class FileSystemStorage(Storage):
             info = os.fstat(fd)
             if not S_ISREG(info.st_mode):
                 return ReadFailure(key, "not a regular file")
+            if max_bytes is not None and info.st_size > max_bytes:
+                return too_large_to_read(key, info.st_size, max_bytes)
             return _read_size(fd, info.st_size)
         except OSError as exc:
             return ReadFailure(key, _reason(exc))

@@ -30,6 +30,7 @@ so one bad object does not hide the others.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import logging
 import os
@@ -63,6 +64,7 @@ from perstack_logq.storage.base import (
     StorageInfo,
     read_concurrently,
     reader_threads,
+    too_large_to_read,
 )
 from perstack_logq.storage.key_ranges import (
     KeyRange,
@@ -408,9 +410,12 @@ class ObjectStoreStorage(Storage):
             raise StorageError(f"Cannot read {self.url_for(key)}: {body.reason}")
         return body
 
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]:
         """Concurrent GETs, yielded as they complete, at most ``2 * concurrency`` ahead."""
-        read = self._get_fast if self._obstore() is not None else self._get
+        get = self._get_fast if self._obstore() is not None else self._get
+        read = functools.partial(get, max_bytes=max_bytes)
         # Running GETs end within the request deadline; Ctrl-C does not wait for them.
         with reader_threads(self.concurrency, "perstack-logq-get") as executor:
             yield from read_concurrently(executor, read, keys, 2 * self.concurrency)
@@ -515,7 +520,7 @@ class ObjectStoreStorage(Storage):
             return None
         return self._fast_store
 
-    def _get_fast(self, key: str) -> bytes | ReadFailure:
+    def _get_fast(self, key: str, max_bytes: int | None = None) -> bytes | ReadFailure:
         """One object's body through obstore, which retries it itself (max_attempts in all).
 
         A failure where the store answered (an S3 error code) or was reached and the answer
@@ -529,16 +534,20 @@ class ObjectStoreStorage(Storage):
 
         store = self._fast_store
         if not store:
-            return self._get(key)
+            return self._get(key, max_bytes)
         try:
-            return bytes(obstore.get(store, self.prefix + key).bytes())
+            answer = obstore.get(store, self.prefix + key)
+            size = answer.meta["size"]
+            if max_bytes is not None and size > max_bytes:
+                return too_large_to_read(key, size, max_bytes)  # the body is never fetched
+            return bytes(answer.bytes())
         except Exception as exc:
             final = self._obstore_failure(key, exc)
             if isinstance(final, StorageError):
                 raise final from exc
             if final is not None:
                 return final
-            body = self._get(key)
+            body = self._get(key, max_bytes)
             if isinstance(body, bytes):
                 self._fast_store = False
             return body
@@ -588,17 +597,19 @@ class ObjectStoreStorage(Storage):
             f"Cannot read {self.url_for(key)}: {reason}, gave up after {attempts} attempts"
         )
 
-    def _get(self, key: str) -> bytes | ReadFailure:
+    def _get(self, key: str, max_bytes: int | None = None) -> bytes | ReadFailure:
         """One object's body; runs on reader threads. Store-wide failures raise."""
         with deadline.watched(self.request_deadline) as watch:
             try:
-                return self._get_watched(key, watch)
+                return self._get_watched(key, watch, max_bytes)
             except (boto_errors.ClientError, boto_errors.BotoCoreError, StorageError):
                 if watch.cut_last:
                     raise self._deadline_error("read", self.url_for(key), watch.requests) from None
                 raise
 
-    def _get_watched(self, key: str, watch: deadline.RequestWatch) -> bytes | ReadFailure:
+    def _get_watched(
+        self, key: str, watch: deadline.RequestWatch, max_bytes: int | None
+    ) -> bytes | ReadFailure:
         attempt = 1
         while True:
             try:
@@ -610,6 +621,10 @@ class ObjectStoreStorage(Storage):
                 raise self._read_error(key, exc) from exc
             except boto_errors.BotoCoreError as exc:
                 raise self._read_error(key, exc) from exc
+            size = response.get("ContentLength")
+            if max_bytes is not None and size is not None and size > max_bytes:
+                response["Body"].close()  # the body is never read
+                return too_large_to_read(key, size, max_bytes)
             try:
                 return response["Body"].read()
             except _BODY_ERRORS:

@@ -34,3 +34,19 @@ def test_direct_reader_yields_the_bodies_and_reports_a_missing_key(s3_storage: S
     assert {key: bodies[key] for key in keys} == {key: files[key] for key in keys}
     failure = bodies[missing]
     assert isinstance(failure, ReadFailure) and failure.reason == "not found"
+
+
+def test_direct_reader_refuses_bodies_over_max_bytes_as_the_clients_do(
+    s3_storage: S3Storage,
+) -> None:
+    files = fixture_files()
+    limit = sorted(len(body) for body in files.values())[len(files) // 2]
+    reader = DirectReader(s3_storage, chunk=4)
+    try:
+        bodies = dict(reader.read_objects(sorted(files), max_bytes=limit))
+        by_boto3 = dict(s3_storage.read_objects(sorted(files), max_bytes=limit))
+    finally:
+        reader.close()
+    assert bodies == by_boto3
+    refused = {key for key, body in bodies.items() if isinstance(body, ReadFailure)}
+    assert refused == {key for key, body in files.items() if len(body) > limit}

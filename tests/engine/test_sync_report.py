@@ -20,8 +20,10 @@ class CountingStorage(FileSystemStorage):
         super().__init__(root)
         self.read_keys: list[str] = []
 
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
-        for key, body in super().read_objects(keys):
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]:
+        for key, body in super().read_objects(keys, max_bytes=max_bytes):
             self.read_keys.append(key)
             yield key, body
 

@@ -400,12 +400,14 @@ class _VanishingStorage(FileSystemStorage):
         self.key = key
         self.restore = False
 
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]:
         path, hidden = self.root / self.key, self.root / "hidden"
         if not self.restore:
             path.rename(hidden)
         try:
-            yield from super().read_objects(keys)
+            yield from super().read_objects(keys, max_bytes=max_bytes)
         finally:
             if not self.restore:
                 hidden.rename(path)
@@ -431,6 +433,45 @@ def test_unreadable_file_is_skipped_then_read_by_the_next_sync(store_copy: Path)
         database.close()
 
 
+class _GrowingStorage(FileSystemStorage):
+    """The real filesystem store, where one listed file grows to ``size`` bytes (sparse: no
+    disk) before it is read: a live store's file rewritten between the listing and the read."""
+
+    def __init__(self, root: Path, key: str, size: int) -> None:
+        super().__init__(root)
+        self.key = key
+        self.size = size
+
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]:
+        with open(self.root / self.key, "r+b") as handle:
+            handle.truncate(self.size)
+        yield from super().read_objects(keys, max_bytes=max_bytes)
+
+
+def test_a_file_grown_past_the_limit_after_the_listing_is_not_read(
+    store_copy: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Read, it would be 5 MB of mostly zeros in memory, and an invalid JSON skip; refused at
+    the read, it is left for the next sync, whose listing sees its size."""
+    key = f"{RUN_KEY}event-1795851115505-1-callTools.json"
+    monkeypatch.setenv("PERSTACK_LOGQ_MAX_FILE_MB", "1")
+    database = Database(_GrowingStorage(store_copy, key, 5 * 10**6))
+    try:
+        assert database.sync().unreadable == [key]
+        assert [str(row) for row in skipped_rows(database)] == [
+            f"{key}: unreadable (5,000,000 bytes when read, over the limit of 1,000,000 bytes)"
+        ]
+        database.sync()
+        assert [str(row) for row in skipped_rows(database)] == [
+            f"{key}: too large (5,000,000 bytes; files over 1,000,000 bytes are not read "
+            "(PERSTACK_LOGQ_MAX_FILE_MB sets the limit in MB))"
+        ]
+    finally:
+        database.close()
+
+
 class _DeletingStorage(FileSystemStorage):
     """The real filesystem store, where one listed file is deleted before it is read."""
 
@@ -438,9 +479,11 @@ class _DeletingStorage(FileSystemStorage):
         super().__init__(root)
         self.key = key
 
-    def read_objects(self, keys: Iterable[str]) -> Iterator[tuple[str, bytes | ReadFailure]]:
+    def read_objects(
+        self, keys: Iterable[str], *, max_bytes: int | None = None
+    ) -> Iterator[tuple[str, bytes | ReadFailure]]:
         (self.root / self.key).unlink(missing_ok=True)
-        yield from super().read_objects(keys)
+        yield from super().read_objects(keys, max_bytes=max_bytes)
 
 
 def test_unreadable_file_that_left_the_store_is_forgotten(store_copy: Path) -> None:

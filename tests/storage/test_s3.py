@@ -108,6 +108,37 @@ def test_bulk_gets_go_through_obstore(
     assert dict(by_boto3.read_objects(keys)) == expected
 
 
+def test_objects_grown_past_max_bytes_are_refused_by_both_clients(
+    remote: ObjectStoreStorage, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The size limit at read time (an object overwritten bigger since the listing): obstore
+    and boto3 take the size from the answer's headers and refuse what is over it; the rest is
+    read as always."""
+    infos = sorted(FileSystemStorage(FIXTURE_STORE).list_objects(), key=lambda info: info.size)
+    limit = infos[len(infos) // 2].size
+    expected = {
+        info.key: (FIXTURE_STORE / info.key).read_bytes()
+        if info.size <= limit
+        else ReadFailure(
+            info.key, f"{info.size:,} bytes when read, over the limit of {limit:,} bytes"
+        )
+        for info in infos
+    }
+    assert 50 < sum(isinstance(value, ReadFailure) for value in expected.values()) < len(infos)
+    keys = list(expected)
+    monkeypatch.setenv("PERSTACK_LOGQ_S3_CLIENT", "obstore")
+    assert remote.client_name == "obstore"
+    assert dict(remote.read_objects(keys, max_bytes=limit)) == expected
+    monkeypatch.setenv("PERSTACK_LOGQ_S3_CLIENT", "boto3")
+    by_boto3 = type(remote).__new__(type(remote))
+    by_boto3.__dict__.update(remote.__dict__, _fast_store=None)
+    assert by_boto3.client_name == "boto3"
+    assert dict(by_boto3.read_objects(keys, max_bytes=limit)) == expected
+    assert dict(by_boto3.read_objects(keys)) == {
+        key: (FIXTURE_STORE / key).read_bytes() for key in keys
+    }
+
+
 def test_boto3_takes_over_the_gets_obstore_cannot_do(
     moto_fixture_store: str, aws_test_credentials: None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
