@@ -221,31 +221,32 @@ class FileSystemStorage(Storage):
         on 10,000 jobs, before the sync walked it again)."""
         if not known:
             return False
+        # One loop of plain calls, relative to the store's directory: it runs once per
+        # directory of the store in every warm command (45,000 stats on 10,000 jobs), and a
+        # helper call a stat, or the store's path resolved again in each, cost a fifth of it.
+        stat = os.stat
+        jobs_key = f"{JOBS_DIR}/"
+        try:
+            root = os.open(self._root_text, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        except OSError:
+            return False  # gone or unreadable: the listing says which
         try:
             for key, mtime in known.items():
                 if mtime is None:
                     return False  # changed too recently to be trusted
-                info = self._directory_stat(key)
-                if info is None or not S_ISDIR(info.st_mode) or info.st_mtime_ns != mtime:
+                # jobs/ may be a symlink, followed as list_changes does; nothing below it is.
+                info = stat(key, dir_fd=root, follow_symlinks=key == jobs_key)
+                if info.st_mtime_ns != mtime or not S_ISDIR(info.st_mode):
                     return False
             for key, listed in recheck.items():
-                info = self._stat_if_there(key)
-                if info is None or not S_ISREG(info.st_mode):
-                    return False
-                if (info.st_size, str(info.st_mtime_ns)) != listed:
+                info = stat(key, dir_fd=root, follow_symlinks=False)
+                if not S_ISREG(info.st_mode) or (info.st_size, str(info.st_mtime_ns)) != listed:
                     return False
         except OSError:
-            return False  # unreadable now: the listing says which directory, or fails
+            return False  # gone (a change), or unreadable now: the listing says which
+        finally:
+            os.close(root)
         return True
-
-    def _directory_stat(self, key: str) -> os.stat_result | None:
-        """A directory's own stat; ``jobs/`` may be a symlink, followed as list_changes does."""
-        if key != f"{JOBS_DIR}/":
-            return self._stat_if_there(key)
-        try:
-            return os.stat(f"{self._root_text}/{JOBS_DIR}")
-        except FileNotFoundError:
-            return None
 
     def list_changes(
         self, known: Mapping[str, int | None], recheck: Iterable[str]

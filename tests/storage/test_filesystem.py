@@ -7,6 +7,7 @@ import re
 import shutil
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import FIXTURE_STORE
@@ -348,13 +349,13 @@ def test_unchanged_since_agrees_with_list_changes_and_stops_at_the_first_change(
     assert not storage.unchanged_since({**known, "jobs/": None}, recheck)  # not settled
 
     stats: list[str] = []
-    stat_if_there = FileSystemStorage._stat_if_there
+    real_stat = os.stat
 
-    def counted(self: FileSystemStorage, key: str) -> os.stat_result | None:
-        stats.append(key)
-        return stat_if_there(self, key)
+    def counted(path: str, *args: Any, **kwargs: Any) -> os.stat_result:
+        stats.append(path)
+        return real_stat(path, *args, **kwargs)
 
-    monkeypatch.setattr(FileSystemStorage, "_stat_if_there", counted)
+    monkeypatch.setattr(os, "stat", counted)
     run_dir = next(key for key in known if "/runs/" in key and key.count("/") == 4)
     (store_copy / run_dir / "event-1999999999999-9-startGeneration.json").write_text("{}")
     assert any(item.unchanged is False for item in storage.list_changes(known, recheck)
@@ -371,6 +372,27 @@ def test_unchanged_since_agrees_with_list_changes_and_stops_at_the_first_change(
     os.utime(store_copy / job_file.rsplit("/", 1)[0], ns=(an_hour_ago, an_hour_ago))
     assert not storage.unchanged_since(known, recheck)
     shutil.rmtree(store_copy / run_dir)
+    assert not storage.unchanged_since(known, {})
+
+
+def test_unchanged_since_follows_a_jobs_directory_that_is_a_symlink(tmp_path: Path) -> None:
+    """jobs/ may be a symlink (the user's choice, followed by the listing); below it nothing
+    is followed, and a change there is still found."""
+    real_jobs = tmp_path / "elsewhere"
+    shutil.copytree(FIXTURE_STORE / "jobs", real_jobs)
+    an_hour_ago = os.stat(real_jobs).st_mtime_ns - 3600 * 10**9
+    for parent, _, _ in os.walk(real_jobs):
+        os.utime(parent, ns=(an_hour_ago, an_hour_ago))
+    store = tmp_path / "store"
+    store.mkdir()
+    (store / "jobs").symlink_to(real_jobs)
+    storage = FileSystemStorage(store)
+    listed = list(storage.list_changes({}, []))
+    known = {item.key: item.mtime_ns for item in listed if isinstance(item, DirectoryState)}
+    assert known["jobs/"] == an_hour_ago
+    assert storage.unchanged_since(known, {})
+    job = next(path for path in real_jobs.iterdir() if path.is_dir())
+    (job / "job.json.tmp").write_text("{}")
     assert not storage.unchanged_since(known, {})
 
 
