@@ -223,7 +223,7 @@ class FileSystemStorage(Storage):
             return False
         # One loop of plain calls, relative to the store's directory: it runs once per
         # directory of the store in every warm command (45,000 stats on 10,000 jobs), and a
-        # helper call a stat, or the store's path resolved again in each, cost a fifth of it.
+        # helper call a stat, or the store's path resolved again in each, cost a tenth of it.
         stat = os.stat
         jobs_key = f"{JOBS_DIR}/"
         try:
