@@ -376,8 +376,8 @@ def test_unchanged_since_agrees_with_list_changes_and_stops_at_the_first_change(
 
 
 def test_unchanged_since_follows_a_jobs_directory_that_is_a_symlink(tmp_path: Path) -> None:
-    """jobs/ may be a symlink (the user's choice, followed by the listing); below it nothing
-    is followed, and a change there is still found."""
+    """jobs/ may be a symlink (the user's choice, followed by the listing): the check follows
+    it too, and finds a change below it."""
     real_jobs = tmp_path / "elsewhere"
     shutil.copytree(FIXTURE_STORE / "jobs", real_jobs)
     an_hour_ago = os.stat(real_jobs).st_mtime_ns - 3600 * 10**9

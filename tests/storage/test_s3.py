@@ -85,6 +85,14 @@ def test_same_objects_and_bytes_as_the_filesystem(remote: ObjectStoreStorage) ->
         assert info.version == hashlib.md5(remote_bodies[info.key]).hexdigest()
 
 
+def _with_boto3_gets(remote: ObjectStoreStorage) -> ObjectStoreStorage:
+    """The same storage, its client chosen again (PERSTACK_LOGQ_S3_CLIENT=boto3 set): boto3."""
+    by_boto3 = type(remote).__new__(type(remote))
+    by_boto3.__dict__.update(remote.__dict__, _fast_store=None)
+    assert by_boto3.client_name == "boto3"
+    return by_boto3
+
+
 def test_bulk_gets_go_through_obstore(
     remote: ObjectStoreStorage, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,9 +110,7 @@ def test_bulk_gets_go_through_obstore(
         patched.setattr(remote, "_get", boto3_get)
         assert dict(remote.read_objects(keys)) == expected
     monkeypatch.setenv("PERSTACK_LOGQ_S3_CLIENT", "boto3")
-    by_boto3 = type(remote).__new__(type(remote))
-    by_boto3.__dict__.update(remote.__dict__, _fast_store=None)
-    assert by_boto3.client_name == "boto3"
+    by_boto3 = _with_boto3_gets(remote)
     assert dict(by_boto3.read_objects(keys)) == expected
 
 
@@ -130,9 +136,7 @@ def test_objects_grown_past_max_bytes_are_refused_by_both_clients(
     assert remote.client_name == "obstore"
     assert dict(remote.read_objects(keys, max_bytes=limit)) == expected
     monkeypatch.setenv("PERSTACK_LOGQ_S3_CLIENT", "boto3")
-    by_boto3 = type(remote).__new__(type(remote))
-    by_boto3.__dict__.update(remote.__dict__, _fast_store=None)
-    assert by_boto3.client_name == "boto3"
+    by_boto3 = _with_boto3_gets(remote)
     assert dict(by_boto3.read_objects(keys, max_bytes=limit)) == expected
     assert dict(by_boto3.read_objects(keys)) == {
         key: (FIXTURE_STORE / key).read_bytes() for key in keys
