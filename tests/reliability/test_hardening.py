@@ -15,6 +15,7 @@ import re
 import shutil
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,14 +48,24 @@ def _args(store: Path | str, cache: Path) -> tuple[str, ...]:
     return ("--storage", str(store), "--cache-dir", str(cache))
 
 
-def _bucket_holding(endpoint: str, bucket: str, store: Path) -> Any:
-    """A new bucket on the moto server at ``endpoint`` holding a copy of ``store``; a boto3
-    client of that server."""
+@pytest.fixture
+def bucket_of_store(
+    moto_fixture_store: str,
+    aws_test_credentials: None,
+    store_copy: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Callable[[str], Any]:
+    """Makes a new bucket on the moto server holding a copy of ``store_copy``, with the CLI
+    pointed at that server (AWS_ENDPOINT_URL_S3); returns a boto3 client of it."""
     from support.moto_server import client
 
-    create_bucket(endpoint, bucket)
-    upload_tree(endpoint, bucket, "", store)
-    return client(endpoint)
+    def holding(bucket: str) -> Any:
+        create_bucket(moto_fixture_store, bucket)
+        upload_tree(moto_fixture_store, bucket, "", store_copy)
+        monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
+        return client(moto_fixture_store)
+
+    return holding
 
 
 def _assert_one_line(result, code: int) -> None:  # type: ignore[no-untyped-def]
@@ -120,19 +131,17 @@ def test_a_file_too_large_is_named_and_never_read(store_copy: Path, tmp_path: Pa
 
 
 def test_the_size_limit_is_set_in_megabytes_on_s3_too(
-    moto_fixture_store: str,
-    aws_test_credentials: None,
+    bucket_of_store: Callable[[str], Any],
     tmp_path: Path,
     store_copy: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     bucket = "hardening-size"
-    s3 = _bucket_holding(moto_fixture_store, bucket, store_copy)
+    s3 = bucket_of_store(bucket)
     # The fixture's biggest file is 16 KB: a limit of 20 KB leaves them all but this one.
     padded = _event_body(store_copy, timestamp=1764315100000, padding="x" * 30_000)
     key = f"{RUN_DIR}/event-1764315100000-9-startRun.json"
     s3.put_object(Bucket=bucket, Key=key, Body=padded)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
     monkeypatch.setenv("PERSTACK_LOGQ_MAX_FILE_MB", "0.02")
     args = _args(f"s3://{bucket}/", tmp_path / "cache")
     listed = cli("sync", "--show-skipped", *args)
@@ -233,18 +242,13 @@ def test_sums_too_large_for_their_columns_and_misshapen_messages_break_nothing(
 
 
 def test_keys_on_s3_with_large_numbers_or_an_empty_job_id_are_counted(
-    moto_fixture_store: str,
-    aws_test_credentials: None,
-    tmp_path: Path,
-    store_copy: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    bucket_of_store: Callable[[str], Any], tmp_path: Path, store_copy: Path
 ) -> None:
     bucket = "hardening-keys"
-    s3 = _bucket_holding(moto_fixture_store, bucket, store_copy)
+    s3 = bucket_of_store(bucket)
     body = _event_body(store_copy)
     s3.put_object(Bucket=bucket, Key=f"{RUN_DIR}/event-99999999999999999999-1-x.json", Body=body)
     s3.put_object(Bucket=bucket, Key="jobs//runs/r/event-1-1-startRun.json", Body=body)
-    monkeypatch.setenv("AWS_ENDPOINT_URL_S3", moto_fixture_store)
     args = _args(f"s3://{bucket}/", tmp_path / "cache")
     for command in [("jobs",), ("info",), ("sync",), ("--job", JOB)]:
         assert cli(*command, *args).returncode == 0, command
