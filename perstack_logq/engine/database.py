@@ -24,6 +24,7 @@ import orjson
 
 from perstack_logq.config import number_from_environment
 from perstack_logq.decode import schema
+from perstack_logq.engine.changed_jobs import ChangedJobs
 from perstack_logq.engine.sqlfiles import sql_file, sql_folder
 from perstack_logq.storage.base import DirectoryState, ObjectInfo, ReadFailure, Storage
 from perstack_logq.storage.layout import KeyKind, parse_key
@@ -355,6 +356,9 @@ class Database:
         kind_names = None if kinds is None else sorted(k.value for k in kinds)
         con = self.connection
         state = SyncProgress(listing=self.storage.get_storage_info().location)
+        # The jobs the SQL after the listing looks at (None: all): the given ones, or those a
+        # full listing found changed.
+        scope = job_ids
         if job_ids is None:
             # Unless ``rescan``, the last full listing tells which directories need no listing
             # again; if none does and no file to stat again changed, the store is as last listed.
@@ -381,11 +385,23 @@ class Database:
                 listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
             else:
                 listing = self.storage.list_changes(known, recheck)
-                listed = self._load_listing(listing, progress, state)
+                # When the cache holds the whole last listing, only the jobs the listing finds
+                # changed need the SQL below: it then follows the change, not the store's size.
+                watcher = ChangedJobs(known, recheck) if self._listing_is_held() else None
+                self._load_listing(watcher.watch(listing) if watcher else listing, progress, state)
                 self._set_listing_held(False)  # not known again until this sync ends
+                changed_jobs = watcher.changed_jobs(con) if watcher else None
                 # The last full listing stays: finding the latest job reads event times from
                 # it, and the next full listing starts from it and its directories.
-                con.execute(sql_file("sync", "06_replace_listing").text)
+                if changed_jobs is None:
+                    con.execute(sql_file("sync", "05_unchanged_dirs").text)
+                    con.execute(sql_file("sync", "06_replace_listing").text)
+                else:
+                    self._keep_jobs(changed_jobs)
+                    con.execute(sql_file("sync", "05_unchanged_dirs_of_jobs").text)
+                    con.execute(sql_file("sync", "06_replace_listing_of_jobs").text)
+                    scope = changed_jobs
+                listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
         elif as_listed:
             report.as_listed = True
             if self._holds_listed(kind_names, job_ids):
@@ -396,7 +412,7 @@ class Database:
             listed = self._load_listing(self._job_listing(job_ids, kind_names), progress, state)
         report.listed = listed
         con.execute("DROP TABLE _sync_dirs")
-        params = _scope_params(kind_names, job_ids)
+        params = _scope_params(kind_names, scope)
         # The manifest may change from here on, whatever the scope (for a full listing, the
         # listing did already).
         self._set_listing_held(False)
@@ -431,8 +447,12 @@ class Database:
         if report.read:
             con.execute(sql_file("sync", "30_checkpoint_errors").text)
         if job_ids is None and kind_names is None:
-            held = con.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
+            if scope is None:
+                held = con.execute(sql_file("sync", "03_manifest_complete").text).fetchone()[0]
+            else:  # the cache held the rest of the listing, which this sync left alone
+                held = self._holds_sync_listing(None, scope)
             self._set_listing_held(held)
+        con.execute("DROP TABLE IF EXISTS _sync_jobs")
         con.execute("DROP TABLE IF EXISTS _sync_pending")
         con.execute("DROP TABLE IF EXISTS _sync_stale")
         con.execute("DROP TABLE IF EXISTS _sync_listing")
@@ -508,9 +528,9 @@ class Database:
         state: SyncProgress,
     ) -> int:
         """Load a listing into ``_sync_listing`` (and the directories it went through into
-        ``_sync_dirs``); the number of objects it holds, with the files of the unchanged
-        directories, which come from the last full listing."""
-        con = self.connection
+        ``_sync_dirs``); the number of objects it holds. The files of the directories an
+        incremental listing found unchanged are not in it: ``05_unchanged_dirs`` copies them
+        from the last full listing."""
         self._new_sync_tables()
         # A directory changed within this margin of the listing could change again in the same
         # clock tick without its mtime moving (the racy-git problem): it is not trusted yet.
@@ -544,9 +564,6 @@ class Database:
             progress(state)
         count += self._append(_SYNC_LISTING, rows)
         self._append(_SYNC_DIRS, directories)
-        before = con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0]
-        con.execute(sql_file("sync", "05_unchanged_dirs").text)
-        count += con.execute("SELECT count(*) FROM _sync_listing").fetchone()[0] - before
         return count
 
     def report_if_current(
@@ -603,13 +620,31 @@ class Database:
         recent = self.connection.execute(sql_file("sync", "01_recent_dirs").text).fetchall()
         return self.storage.unchanged_since(dict(recent), {})
 
+    def _listing_is_held(self) -> bool:
+        """Whether the last full sync left the cache holding all of the last full listing, and
+        no sync wrote since."""
+        return bool(
+            self.connection.execute("SELECT bool_and(held) FROM _listing_held").fetchone()[0]
+        )
+
+    def _keep_jobs(self, job_ids: list[str]) -> None:
+        """Make these jobs the sync's (``_sync_jobs``) and keep only their files in its listing:
+        the others' are rechecked files the listing found as they were."""
+        con = self.connection
+        con.execute(
+            "CREATE OR REPLACE TEMP TABLE _sync_jobs AS "
+            "SELECT unnest(from_json($job_ids, '[\"VARCHAR\"]')) AS job_id",
+            {"job_ids": json_param(job_ids)},
+        )
+        con.execute("DELETE FROM _sync_listing WHERE job_id NOT IN (SELECT job_id FROM _sync_jobs)")
+
     def _holds_listed(
         self, kind_names: list[str] | None, job_ids: Sequence[str] | None = None
     ) -> bool:
         """Whether the cache holds the last full listing (of these kinds and jobs only, when
         given) as it saw it."""
         con = self.connection
-        if con.execute("SELECT bool_and(held) FROM _listing_held").fetchone()[0]:
+        if self._listing_is_held():
             return True  # all of it, as the last full sync found: no sync wrote since
         if kind_names is not None or job_ids is not None:
             self._listed_scope(kind_names, job_ids)

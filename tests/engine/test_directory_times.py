@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from engine.test_cache import assert_same_tables, fresh_snapshot, snapshot
 
+from perstack_logq.engine import changed_jobs as changed_jobs_module
 from perstack_logq.engine import database as database_module
 from perstack_logq.engine.cache import open_database
 from perstack_logq.engine.database import Database
@@ -396,3 +397,159 @@ def test_a_job_sync_with_nothing_to_do_is_told_by_reading_only(
     rewrite_in_place(event, event.read_bytes())  # the same bytes, a later mtime
     assert cache.report_if_current([job.name]) is None
     assert sync_and_compare(cache) == 1
+
+
+# -- a full sync that follows the change (engine/changed_jobs.py) -----------------------------
+
+
+def _last_listing(database: Database) -> dict[str, list[tuple]]:
+    """The last full listing as a cache keeps it: its files, those to stat again, its
+    directories."""
+    return {
+        name: database.sql(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
+        for name in ("_listing", "_listing_rewritten", "_dirs")
+    }
+
+
+def _assert_as_a_cold_cache(database: Database, tmp_path: Path) -> None:
+    """The cache's tables, listing and held flag are those of a cache built from nothing."""
+    assert_same_tables(snapshot(database), fresh_snapshot(database.storage))
+    cold = open_database(database.storage, cache_dir=tmp_path / f"cold-{time.time_ns()}")
+    try:
+        cold.sync()
+        assert _last_listing(database) == _last_listing(cold)
+    finally:
+        cold.close()
+    assert _listing_held(database) == (True, True)
+
+
+def _record_changed_jobs(monkeypatch: pytest.MonkeyPatch) -> list[list[str] | None]:
+    """What each full sync found changed (None: it compared the whole listing)."""
+    found: list[list[str] | None] = []
+    changed_jobs = changed_jobs_module.ChangedJobs.changed_jobs
+
+    def recording(self: changed_jobs_module.ChangedJobs, connection: Any) -> list[str] | None:
+        found.append(changed_jobs(self, connection))
+        return found[-1]
+
+    monkeypatch.setattr(changed_jobs_module.ChangedJobs, "changed_jobs", recording)
+    return found
+
+
+def test_a_full_sync_compares_only_the_jobs_the_listing_found_changed(
+    store: Path, cache: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    found = _record_changed_jobs(monkeypatch)
+    first, second, third, *_ = sorted(path.name for path in (store / "jobs").iterdir())
+    event = sorted((store / "jobs" / first).glob("runs/*/event-*.json"))[0]
+    shutil.copyfile(event, event.with_name(event.name.replace("event-", "event-9", 1)))
+    job_file = store / "jobs" / second / "job.json"
+    rewrite_in_place(job_file, job_file.read_bytes() + b" ")
+    shutil.rmtree(store / "jobs" / third)
+    assert sync_and_compare(cache) == 2
+    # "" is jobs/ itself (a job left it); the unchanged jobs' files were not compared again.
+    assert found == [["", first, second, third]]
+    _assert_as_a_cold_cache(cache, tmp_path)
+    # Directories changed moments ago are not trusted yet (listed again): once they settle,
+    # jobs/ and the first job's run are listed once more, and then nothing is.
+    age_directories(store)
+    assert sync_and_compare(cache) == 0
+    assert found[1:] == [["", first]]
+    assert sync_and_compare(cache) == 0
+    assert len(found) == 2  # the store was found as last listed, without a listing
+
+
+def test_a_stray_name_in_jobs_leaves_when_jobs_changes(
+    store: Path, cache: Database, tmp_path: Path
+) -> None:
+    """A name in jobs/ that is not UTF-8 is a stray file whose job is its own name, not that of
+    the directory holding it (jobs/): it must still leave when it leaves the store."""
+    stray = os.path.join(os.fsencode(store / "jobs"), b"not-utf8-\xff")
+    with open(stray, "wb") as handle:
+        handle.write(b"{}")
+    sync_and_compare(cache)
+    assert cache.sql(
+        "SELECT count(*) FROM skipped_files WHERE reason = 'unknown_layout'"
+    ).fetchone() == (1,)
+    os.unlink(stray)
+    assert sync_and_compare(cache) == 0
+    assert cache.sql("SELECT count(*) FROM skipped_files").fetchone() == (0,)
+    _assert_as_a_cold_cache(cache, tmp_path)
+
+
+@pytest.mark.parametrize("follows_the_change", [True, False])
+def test_a_full_sync_after_any_change_is_a_sync_from_nothing(
+    store: Path,
+    cache: Database,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    follows_the_change: bool,
+) -> None:
+    """Changes of every kind, one after another, each followed by a sync: whether the sync
+    compares only the jobs it found changed or the whole listing (past MAX_CHANGED_JOBS), the
+    cache ends as one built from nothing."""
+    if not follows_the_change:
+        monkeypatch.setattr(changed_jobs_module, "MAX_CHANGED_JOBS", 0)
+    found = _record_changed_jobs(monkeypatch)
+    jobs = store / "jobs"
+    template = sorted(jobs.iterdir())[0]
+
+    def some(pattern: str) -> Path:
+        return sorted(store.glob(f"jobs/*/{pattern}"))[-1]
+
+    def new_event() -> None:
+        event = some("runs/*/event-*.json")
+        shutil.copyfile(event, event.with_name(event.name.replace("event-", "event-8", 1)))
+
+    def deleted_checkpoint() -> None:
+        some("checkpoints/*.json").unlink()
+
+    def rewritten_run_setting() -> None:
+        setting = some("runs/*/run-setting.json")
+        rewrite_in_place(setting, setting.read_bytes() + b"\n")
+
+    def new_job() -> None:
+        shutil.copytree(template, jobs / f"copied-{len(list(jobs.iterdir()))}")
+
+    half_written = template / "checkpoints" / "written-last.json"
+    whole = some("checkpoints/*.json").read_bytes()
+
+    def half_written_checkpoint() -> None:
+        half_written.write_bytes(whole[:10])
+
+    def completed_checkpoint() -> None:  # in place: found as a skipped file stat'ed again
+        rewrite_in_place(half_written, whole)
+
+    def stray_in_a_run() -> None:
+        (some("runs/*/run-setting.json").parent / "notes.txt").write_text("stray")
+
+    def deleted_run() -> None:
+        shutil.rmtree(some("runs/*/run-setting.json").parent)
+
+    def deleted_job() -> None:
+        shutil.rmtree(sorted(jobs.iterdir())[-1])
+
+    def aged() -> None:
+        age_directories(store)
+
+    for change in (
+        new_event,
+        deleted_checkpoint,
+        rewritten_run_setting,
+        aged,
+        new_job,
+        aged,
+        half_written_checkpoint,
+        aged,
+        completed_checkpoint,
+        stray_in_a_run,
+        aged,
+        deleted_run,
+        deleted_job,
+        aged,
+    ):
+        change()
+        assert cache.sync().listed > 0, change.__name__
+        _assert_as_a_cold_cache(cache, tmp_path)
+    compared_all = [jobs_found is None for jobs_found in found]
+    assert compared_all and set(compared_all) == {not follows_the_change}
