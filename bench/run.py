@@ -217,6 +217,7 @@ class Measured:
     stdout: str  # only up to KEPT_OUTPUT bytes of it: see stdout_digest
     stderr: str
     stdout_digest: str = ""  # sha256 of all of stdout, to tell outputs apart
+    stdout_bytes: int = 0  # how much it printed
     output: dict[str, Any] = field(default_factory=dict)  # what a --child task printed
 
     @property
@@ -295,6 +296,7 @@ def measure(
         sampler.join()
         output_file.seek(0)
         digest = hashlib.file_digest(output_file, "sha256").hexdigest()
+        printed = output_file.tell()
         output_file.seek(0)
         out = output_file.read(KEPT_OUTPUT)
     return Measured(
@@ -304,6 +306,7 @@ def measure(
         out.decode(errors="replace"),
         err.decode(errors="replace"),
         digest,
+        stdout_bytes=printed,
     )
 
 
@@ -659,6 +662,25 @@ def figure_long_store(
         )
     else:
         report.add(failed_row(figure, goal, export))
+    job_id = sorted(path.name for path in (root / "jobs").iterdir())[0]
+    shown = measure(
+        perstack("log", "--job", job_id, "--json", "--take", "0", *location),
+        timeout=sizes.timeout,
+    )
+    figure = f"5. (reference) peak RSS, `perstack log --job X --json --take 0`, {where}"
+    if shown.ok:
+        report.add(
+            Row(
+                figure,
+                f"{shown.peak_rss_mb:,.0f} MB",
+                f"{shown.seconds:.2f} s, {shown.stdout_bytes / 1e6:,.0f} MB printed",
+                "-",
+                "reference",
+                None,
+            )
+        )
+    else:
+        report.add(failed_row(figure, "reference", shown))
 
 
 def figure_search(

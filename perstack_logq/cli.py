@@ -33,7 +33,7 @@ from perstack_logq.views.terminal import (
     ReaderGone,
     json_text,
     unescaped,
-    write_clean_bytes,
+    write_clean_chunks,
 )
 
 if TYPE_CHECKING:
@@ -353,7 +353,7 @@ def log(
         if output is None:
             print("No data found")
         elif as_json:
-            write_clean_bytes(sys.stdout, render.format_json_bytes(output, pretty=pretty))
+            write_clean_chunks(sys.stdout, render.json_chunks(output, pretty=pretty))
             print()
         else:
             print(

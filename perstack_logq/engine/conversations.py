@@ -37,6 +37,21 @@ _JOB_MESSAGES = "SELECT message_id, message FROM messages WHERE job_id = $job_id
 MessageRenderer = Callable[[bytes, bool], bytes | None]
 
 
+# The records holding one conversation come one after another in a view (a checkpoint, the
+# events that carry it), so a few suffice; keeping all of a long session's would hold its
+# whole `--json` (150 MB for one job of the bench's long-session store).
+_RECENT_CONVERSATIONS = 8
+
+
+class _RecentConversations(dict[Hashable, Any]):
+    """rebuild_messages' memo, holding the conversations put back last."""
+
+    def __setitem__(self, key: Hashable, value: Any) -> None:
+        super().__setitem__(key, value)
+        if len(self) > _RECENT_CONVERSATIONS:
+            del self[next(iter(self))]
+
+
 class ConversationRestorer:
     """Restores the records of one job; its messages are read once, on first need.
 
@@ -54,8 +69,8 @@ class ConversationRestorer:
         self._rendered: dict[tuple[str, bool, bool], bytes | None] = {}
         self._digests = ConversationDigests()
         # Rendered conversations (rebuild_messages' memo), by whether a checkpoint file holds
-        # them (they render differently there), then by marker.
-        self._conversations: dict[bool, dict[Hashable, Any]] = {True: {}, False: {}}
+        # them (they render differently there), then by marker: the last few only.
+        self._conversations = {True: _RecentConversations(), False: _RecentConversations()}
         self.files_read_again = 0
 
     def restore(self, record_text: str, source_key: str, *, is_event: bool) -> Any:

@@ -31,7 +31,7 @@ from perstack_logq.views.filters import (
     parse_step_filter,
     summarize,
 )
-from perstack_logq.views.model import LogOutput
+from perstack_logq.views.model import LogOutput, StoredRecords
 from perstack_logq.views.render import compact_message_json
 
 DEFAULT_TAKE = 100
@@ -181,25 +181,27 @@ def build_log(
             raise UsageError(f"checkpoint not found: {request.checkpoint}")
         checkpoint = canonical_checkpoint(restorer.restore(row[0], row[2], is_event=False))
         run_id = row[1]
-    events, total_matched, kept = _events(
-        database, job_id, run_id, request, restorer if conversations else None
-    )
+    record_restorer = restorer if conversations else None
+    shown, total_matched, kept = _events(database, job_id, run_id, request, record_restorer)
     checkpoints = None
     if request.job is not None and request.checkpoint is None and request.run is None:
         rows = database.sql(
             sql_file("log", "job_checkpoints").text, params={"job_id": job_id}
         ).fetchall()
-        checkpoints = [
-            canonical_checkpoint(
-                _parsed(record, key, restorer if conversations else None, is_event=False)
-            )
-            for record, key in rows
-        ]
+        checkpoints = StoredRecords(
+            rows,
+            lambda record, key: canonical_checkpoint(
+                _parsed(record, key, record_restorer, is_event=False)
+            ),
+        )
     return LogOutput(
         storage=database.storage.get_storage_info(),
         job=job,
-        events=events,
-        summary=summarize(events),
+        events=StoredRecords(
+            shown, lambda record, key: _parsed(record, key, record_restorer, is_event=True)
+        ),
+        # From the records as kept: what it reads (type, stepNumber) is outside conversations.
+        summary=summarize(orjson.loads(record) for record, _ in shown),
         total_events_before_limit=total_matched,
         matched_after_pagination=kept,
         checkpoint=checkpoint,
@@ -278,11 +280,12 @@ def _events(
     run_id: str | None,
     request: LogRequest,
     restorer: ConversationRestorer | None,
-) -> tuple[list[dict[str, Any]], int, int]:
-    """The shown events, how many matched before pagination, and how many were kept.
+) -> tuple[list[tuple[str, str]], int, int]:
+    """The shown events as their rows (record, source key), how many matched before
+    pagination, and how many were kept.
 
-    With a ``restorer``, each event holds its conversations as stored; without one, they
-    stay markers (the terminal view never prints them).
+    A --filter into conversations reads them through ``restorer`` when it puts them back as
+    values (not as rendered text), else through a restorer of its own.
     """
     where, params = _filter_sql(request)
     query = sql_file("log", "scope_events").text.replace(_FILTER_MARKER, where)
@@ -322,6 +325,6 @@ def _events(
         if request.filter is not None:
             connection.remove_function(_FILTER_FUNCTION)
     total_matched = rows[0][3]
-    shown = [(record, key, kept) for record, key, kept, _ in rows if record is not None]
-    events = [_parsed(record, key, restorer, is_event=True) for record, key, _ in shown]
-    return events, total_matched, sum(1 for _, _, kept in shown if kept)
+    shown = [(record, key) for record, key, _, _ in rows if record is not None]
+    kept = sum(1 for record, _, is_kept, _ in rows if record is not None and is_kept)
+    return shown, total_matched, kept

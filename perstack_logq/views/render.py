@@ -34,13 +34,14 @@ import json
 import math
 import re
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
 
 from perstack_logq.decode.canonical import canonical_message
 from perstack_logq.errors import LogqError
-from perstack_logq.views.model import JsonObject, LogOutput, LogSummary
+from perstack_logq.views.model import JsonObject, LogOutput, LogSummary, StoredRecords
 from perstack_logq.views.terminal import json_bytes
 
 
@@ -513,16 +514,16 @@ def _summary_json(summary: LogSummary) -> JsonObject:
 
 
 def format_json(output: LogOutput, *, pretty: bool) -> str:
-    return format_json_bytes(output, pretty=pretty).decode()
+    """``--json`` as one text, terminal-safe (``json_bytes``), as written to stdout."""
+    return b"".join(json_chunks(output, pretty=pretty)).decode()
 
 
-def format_json_bytes(output: LogOutput, *, pretty: bool) -> bytes:
-    """``--json`` as UTF-8, terminal-safe (``json_bytes``), as written to stdout."""
-    data: JsonObject = {
-        "job": output.job,
-        "events": output.events,
-        "summary": _summary_json(output.summary),
-    }
+def json_chunks(output: LogOutput, *, pretty: bool) -> Iterator[bytes]:
+    """``--json`` in pieces, each terminal-safe, that join to the whole (``JSON.stringify``'s
+    text): one event at a time, so that the output of a long session (150 MB for one job of
+    the bench's long-session store) is never held whole a second time, nor copied into one."""
+    data: JsonObject = {"job": output.job, "events": output.events}
+    data["summary"] = _summary_json(output.summary)
     if output.checkpoint is not None:
         data["checkpoint"] = output.checkpoint
     if output.checkpoints:
@@ -536,12 +537,38 @@ def format_json_bytes(output: LogOutput, *, pretty: bool) -> bytes:
     data["storage"] = {"type": output.storage.type, "location": output.storage.location}
     data["totalEventsBeforeLimit"] = output.total_events_before_limit
     data["matchedAfterPagination"] = output.matched_after_pagination
+    # The text of {key: value, ...} written one value at a time: each value's own text, its
+    # lines indented for its depth when pretty (a newline never occurs inside a JSON string).
+    newline = b"\n  " if pretty else b""
+    colon = b": " if pretty else b":"
+    opener = b"{" + newline
+    for key, value in data.items():
+        yield opener + orjson.dumps(key) + colon
+        opener = b"," + newline
+        if not isinstance(value, StoredRecords):
+            yield _value_json(value, pretty=pretty, depth=1)
+        elif not value:
+            yield b"[]"
+        else:  # events, checkpoints: one record at a time
+            item_newline = newline + (b"  " if pretty else b"")
+            separator = b"[" + item_newline
+            for record in value:
+                yield separator
+                yield _value_json(record, pretty=pretty, depth=2)
+                separator = b"," + item_newline
+            yield newline + b"]"
+    yield b"\n}" if pretty else b"}"
+
+
+def _value_json(value: Any, *, pretty: bool, depth: int) -> bytes:
+    """A value's JSON text as ``JSON.stringify`` writes it at ``depth`` in the output,
+    terminal-safe."""
     # Stored JSON nests up to 1,024 levels (the decoder's parser stops there): more than
     # Python's default recursion limit and orjson's 254, so deep events take a slower path.
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 5_000))
     try:
-        value = _js_json(data)
+        value = _js_json(value)
         try:
             text = orjson.dumps(value, option=orjson.OPT_INDENT_2 if pretty else 0)
         except orjson.JSONEncodeError:
@@ -553,6 +580,8 @@ def format_json_bytes(output: LogOutput, *, pretty: bool) -> bytes:
             ).encode()
     finally:
         sys.setrecursionlimit(limit)
+    if pretty:
+        text = text.replace(b"\n", b"\n" + b"  " * depth)
     return json_bytes(text)
 
 

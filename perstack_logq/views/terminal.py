@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Iterable
 from typing import TextIO
 
 from perstack_logq.errors import UsageError
@@ -52,18 +53,21 @@ def json_bytes(data: bytes) -> bytes:
     return _JSON_RAW_CONTROL_UTF8.sub(lambda match: b"\\u%04x" % ord(match[0].decode()), data)
 
 
-def write_clean_bytes(stream: TextIO, data: bytes) -> None:
+def write_clean_chunks(stream: TextIO, chunks: Iterable[bytes]) -> None:
     """Write UTF-8 text that holds no control character but newline (JSON from
-    ``json_bytes``) to the binary stream beneath ``stream``: the escaping stream's scan would
-    find nothing, and the text would be decoded only to be encoded again."""
+    ``json_bytes``), in pieces that each end on a whole character, to the binary stream
+    beneath ``stream``: the escaping stream's scan would find nothing, and the text would be
+    decoded only to be encoded again."""
     text_stream = unescaped(stream)
     binary = getattr(text_stream, "buffer", None)
     if binary is None:  # a text-only stream (a test's StringIO)
-        stream.write(data.decode())
+        for chunk in chunks:
+            stream.write(chunk.decode())
         return
     try:
         text_stream.flush()  # what was printed before comes first
-        binary.write(data)
+        for chunk in chunks:
+            binary.write(chunk)
     except OSError as error:
         raise _write_error(error) from error
 

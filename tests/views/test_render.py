@@ -39,7 +39,7 @@ from perstack_logq.views.filters import (
     parse_step_filter,
     summarize,
 )
-from perstack_logq.views.model import LogOutput, LogSummary
+from perstack_logq.views.model import LogOutput, LogSummary, StoredRecords
 from perstack_logq.views.render import (
     format_json,
     format_terminal,
@@ -47,6 +47,7 @@ from perstack_logq.views.render import (
     js_number_to_string,
     js_slice_prefix,
     js_string,
+    json_chunks,
 )
 
 GOLDEN_DIR = FIXTURE_STORE.parent.parent / "upstream-log-outputs"
@@ -816,3 +817,40 @@ def test_js_string_and_utf16_helpers() -> None:
     assert js_slice_prefix("a😀b", 2) == "a\ud83d"
     assert js_slice_prefix("a😀b", 3) == "a😀"
     assert js_slice_prefix("é😀", 1) == "é"
+
+
+@pytest.mark.parametrize("pretty", [False, True])
+def test_stored_records_are_written_one_at_a_time_as_one_document(pretty: bool) -> None:
+    """`--json` of a long session's job is never held whole: each stored record is parsed
+    (its conversations put back) only once the records before it are written, and the
+    pieces join to the text of the whole document written at once."""
+    events = [
+        _event("callTools", toolCalls=[{"id": "t1", "args": {"path": "a", "deep": [1, {}]}}]),
+        _event("resolveToolResults", toolResults=[], empty={}),
+        _event("completeRun", text="done\nwith a newline"),
+    ]
+    checkpoints = [{"id": "c1", "messages": [{"type": "userMessage", "n": 2.5}]}]
+    written: list[bytes] = []
+    parsed: list[tuple[str, int]] = []
+
+    def parse(record: str, key: str) -> dict[str, Any]:
+        parsed.append((key, len(b"".join(written))))
+        return orjson.loads(record)
+
+    def stored(records: list[dict[str, Any]], prefix: str) -> StoredRecords:
+        rows = [(orjson.dumps(r).decode(), f"{prefix}{i}") for i, r in enumerate(records)]
+        return StoredRecords(rows, parse)
+
+    output = _output(stored(events, "e"), checkpoints=stored(checkpoints, "c"))
+    parsed.clear()  # _output's summary read them
+    for chunk in json_chunks(output, pretty=pretty):
+        written.append(chunk)
+    assert [key for key, _ in parsed] == ["e0", "e1", "e2", "c0"]
+    offsets = [offset for _, offset in parsed]
+    assert offsets == sorted(set(offsets)) and offsets[0] > 0
+    # The same document, written whole by orjson from the values.
+    whole = orjson.loads(format_json(_output(events, checkpoints=checkpoints), pretty=False))
+    option = orjson.OPT_INDENT_2 if pretty else 0
+    assert b"".join(written) == orjson.dumps(whole, option=option)
+    empty = _output(StoredRecords([], parse), checkpoints=StoredRecords([], parse))
+    assert orjson.loads(format_json(empty, pretty=pretty))["events"] == []
