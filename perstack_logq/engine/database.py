@@ -387,7 +387,9 @@ class Database:
                 listing = self.storage.list_changes(known, recheck)
                 # When the cache holds the whole last listing, only the jobs the listing finds
                 # changed need the SQL below: it then follows the change, not the store's size.
-                watcher = ChangedJobs(known, recheck) if self._listing_is_held() else None
+                # A rescan knows no directory, so it cannot tell which ones left.
+                follow = not rescan and self._listing_is_held()
+                watcher = ChangedJobs(known, recheck) if follow else None
                 self._load_listing(watcher.watch(listing) if watcher else listing, progress, state)
                 self._set_listing_held(False)  # not known again until this sync ends
                 changed_jobs = watcher.changed_jobs(con) if watcher else None

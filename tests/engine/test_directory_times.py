@@ -404,10 +404,14 @@ def test_a_job_sync_with_nothing_to_do_is_told_by_reading_only(
 
 def _last_listing(database: Database) -> dict[str, list[tuple]]:
     """The last full listing as a cache keeps it: its files, those to stat again, its
-    directories."""
+    directories (not whether each was settled: that depends on when the listing ran)."""
     return {
-        name: database.sql(f"SELECT * FROM {name} ORDER BY ALL").fetchall()
-        for name in ("_listing", "_listing_rewritten", "_dirs")
+        name: database.sql(f"SELECT {columns} FROM {name} ORDER BY ALL").fetchall()
+        for name, columns in (
+            ("_listing", "*"),
+            ("_listing_rewritten", "*"),
+            ("_dirs", "key, mtime_ns"),
+        )
     }
 
 
@@ -532,7 +536,7 @@ def test_a_full_sync_after_any_change_is_a_sync_from_nothing(
     def aged() -> None:
         age_directories(store)
 
-    for change in (
+    changes = (
         new_event,
         deleted_checkpoint,
         rewritten_run_setting,
@@ -547,9 +551,12 @@ def test_a_full_sync_after_any_change_is_a_sync_from_nothing(
         deleted_run,
         deleted_job,
         aged,
-    ):
+    )
+    for change in changes:
         change()
-        assert cache.sync().listed > 0, change.__name__
+        # A rescan lists every directory again, knowing none: it must not follow the change.
+        assert cache.sync(rescan=change is deleted_job).listed > 0, change.__name__
         _assert_as_a_cold_cache(cache, tmp_path)
     compared_all = [jobs_found is None for jobs_found in found]
-    assert compared_all and set(compared_all) == {not follows_the_change}
+    assert len(compared_all) == len(changes) - 1  # the rescan watched nothing
+    assert set(compared_all) == {not follows_the_change}
