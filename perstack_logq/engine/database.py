@@ -424,6 +424,7 @@ class Database:
             "SELECT count(*) FROM _sync_stale ANTI JOIN _sync_pending USING (key)"
         ).fetchone()[0]
         if kind_names is None or {"checkpoint", "event"} & set(kind_names):
+            con.execute(sql_file("sync", "22_reread_error_checkpoints").text)
             con.execute(sql_file("sync", "25_reread_conversations").text)
         self._forget_stale()
         total, pending_bytes = con.execute(

@@ -560,3 +560,26 @@ def test_a_full_sync_after_any_change_is_a_sync_from_nothing(
     compared_all = [jobs_found is None for jobs_found in found]
     assert len(compared_all) == len(changes) - 1  # the rescan watched nothing
     assert set(compared_all) == {not follows_the_change}
+
+
+def test_a_checkpoint_loses_the_error_of_an_event_that_left(tmp_path: Path) -> None:
+    """The runtime writes a run's error on its stopRunByError event only, and the sync copies
+    it onto the checkpoint the event names: when the event leaves, so does the error."""
+    root = tmp_path / "store"
+    generate_store(DirectoryWriter(root), jobs=10, seed=5)  # every scenario, failures too
+    age_directories(root)
+    database = open_database(FileSystemStorage(root), cache_dir=tmp_path / "cache")
+    try:
+        database.sync()
+        key, checkpoint_id = database.sql(
+            "SELECT e.source_key, e.checkpoint_id FROM events AS e JOIN checkpoints AS c "
+            "USING (job_id, checkpoint_id) WHERE e.type = 'stopRunByError' "
+            "AND c.error_name IS NOT NULL ORDER BY 1 LIMIT 1"
+        ).fetchone()
+        (root / key).unlink()
+        assert sync_and_compare(database) == 1  # the checkpoint, read again
+        assert database.sql(
+            "SELECT error_name FROM checkpoints WHERE checkpoint_id = ?", [checkpoint_id]
+        ).fetchone() == (None,)
+    finally:
+        database.close()
