@@ -420,10 +420,13 @@ class Database:
         self._set_listing_held(False)
         con.execute(sql_file("sync", "10_pending").text, {"kinds": kind_names})
         con.execute(sql_file("sync", "20_stale").text, params)
-        report.removed = con.execute(
-            "SELECT count(*) FROM _sync_stale ANTI JOIN _sync_pending USING (key)"
-        ).fetchone()[0]
-        if kind_names is None or {"checkpoint", "event"} & set(kind_names):
+        report.removed, stale = con.execute(
+            "SELECT count(*) FILTER (WHERE p.key IS NULL), count(*) "
+            "FROM _sync_stale AS s LEFT JOIN _sync_pending AS p USING (key)"
+        ).fetchone()
+        # Rows derived from other files (a checkpoint's error, a message's first holder) are
+        # put right only when files changed or left: a sync that adds files skips both.
+        if stale and (kind_names is None or {"checkpoint", "event"} & set(kind_names)):
             con.execute(sql_file("sync", "22_reread_error_checkpoints").text)
             con.execute(sql_file("sync", "25_reread_conversations").text)
         self._forget_stale()
