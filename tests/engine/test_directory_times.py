@@ -11,6 +11,7 @@ must have read exactly the objects that changed.
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import time
 from pathlib import Path
@@ -581,5 +582,65 @@ def test_a_checkpoint_loses_the_error_of_an_event_that_left(tmp_path: Path) -> N
         assert database.sql(
             "SELECT error_name FROM checkpoints WHERE checkpoint_id = ?", [checkpoint_id]
         ).fetchone() == (None,)
+    finally:
+        database.close()
+
+
+@pytest.mark.parametrize("seed", [3, 7])
+def test_random_changes_leave_the_cache_as_a_sync_from_nothing(seed: int, tmp_path: Path) -> None:
+    """Seeded random changes of every kind a store sees (by the runtime or by hand), each
+    followed by a sync, now and then a rescan: after each, the cache, its last listing and
+    `_listing_held` are those of a cache built from nothing. (This found a checkpoint keeping
+    the error of an event deleted by hand: 22_reread_error_checkpoints.)"""
+    rng = random.Random(seed)
+    root = tmp_path / "store"
+    generate_store(DirectoryWriter(root), jobs=8, seed=seed, scale=0.01)
+    spare = tmp_path / "spare"
+    generate_store(DirectoryWriter(spare), jobs=4, seed=seed + 1, scale=0.01)
+    age_directories(root)
+    jobs_dir = os.fsencode(root / "jobs")
+
+    def pick(pattern: str) -> Path | None:
+        found = sorted(root.glob(pattern))
+        return rng.choice(found) if found else None
+
+    def change(round_number: int) -> None:
+        kind = rng.randrange(11)
+        if kind == 0 and (event := pick("jobs/*/runs/*/event-*.json")):
+            copy = event.name.replace("event-", f"event-{rng.randrange(9)}", 1)
+            shutil.copyfile(event, event.with_name(copy))
+        elif kind == 1 and (checkpoint := pick("jobs/*/checkpoints/*.json")):
+            checkpoint.unlink()
+        elif kind == 2 and (setting := pick("jobs/*/runs/*/run-setting.json")):
+            rewrite_in_place(setting, setting.read_bytes() + b" ")
+        elif kind == 3 and (job_file := pick("jobs/*/job.json")):
+            rewrite_in_place(job_file, job_file.read_bytes() + b"\n")
+        elif kind == 4:
+            job = rng.choice(sorted((spare / "jobs").iterdir()))
+            shutil.copytree(job, root / "jobs" / f"{job.name}-{round_number}")
+        elif kind == 5 and (job_dir := pick("jobs/*/")):
+            shutil.rmtree(job_dir)
+        elif kind == 6:
+            age_directories(root)
+        elif kind == 7:  # a name that is not UTF-8, in jobs/ itself
+            stray = os.path.join(jobs_dir, b"stray-\xff" + str(round_number).encode())
+            with open(stray, "wb") as handle:
+                handle.write(b"x")
+        elif kind == 8:
+            strays = sorted(name for name in os.listdir(jobs_dir) if name.startswith(b"stray"))
+            if strays:
+                os.unlink(os.path.join(jobs_dir, rng.choice(strays)))
+        elif kind == 9 and (run := pick("jobs/*/runs/*/")):
+            shutil.rmtree(run)
+        elif kind == 10 and (checkpoint := pick("jobs/*/checkpoints/*.json")):
+            checkpoint.with_name("half-written.json").write_bytes(checkpoint.read_bytes()[:7])
+
+    database = open_database(FileSystemStorage(root), cache_dir=tmp_path / "cache")
+    try:
+        database.sync()
+        for round_number in range(30):
+            change(round_number)
+            database.sync(rescan=rng.random() < 0.1)
+            _assert_as_a_cold_cache(database, tmp_path)
     finally:
         database.close()
