@@ -397,11 +397,11 @@ class Database:
                 # it, and the next full listing starts from it and its directories.
                 if changed_jobs is None:
                     con.execute(sql_file("sync", "05_unchanged_dirs").text)
-                    con.execute(sql_file("sync", "06_replace_listing").text)
+                    self._replace_listing("06_replace_listing")
                 else:
                     self._keep_jobs(changed_jobs)
                     con.execute(sql_file("sync", "05_unchanged_dirs_of_jobs").text)
-                    con.execute(sql_file("sync", "06_replace_listing_of_jobs").text)
+                    self._replace_listing("06_replace_listing_of_jobs")
                     scope = changed_jobs
                 listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
         elif as_listed:
@@ -427,8 +427,9 @@ class Database:
         # Rows derived from other files (a checkpoint's error, a message's first holder) are
         # put right only when files changed or left: a sync that adds files skips both.
         if stale and (kind_names is None or {"checkpoint", "event"} & set(kind_names)):
-            con.execute(sql_file("sync", "22_reread_error_checkpoints").text)
-            con.execute(sql_file("sync", "25_reread_conversations").text)
+            for rule in ("22_reread_error_checkpoints", "25_reread_conversations"):
+                con.execute(sql_file("sync", rule).text)
+                con.execute(sql_file("sync", "27_reread_files").text)
         self._forget_stale()
         total, pending_bytes = con.execute(
             "SELECT count(*), coalesce(sum(size) FILTER (WHERE NOT (" + self._unread + ")), 0) "
@@ -632,6 +633,15 @@ class Database:
         return bool(
             self.connection.execute("SELECT bool_and(held) FROM _listing_held").fetchone()[0]
         )
+
+    def _replace_listing(self, name: str) -> None:
+        """The sync's listing (whole, or of its jobs: ``name``) and its directories become the
+        last full listing, in one transaction."""
+        con = self.connection
+        con.execute("BEGIN TRANSACTION")
+        con.execute(sql_file("sync", name).text)
+        con.execute(sql_file("sync", "06_replace_dirs").text)
+        con.execute("COMMIT")
 
     def _keep_jobs(self, job_ids: list[str]) -> None:
         """Make these jobs the sync's (``_sync_jobs``) and keep only their files in its listing:

@@ -1,7 +1,6 @@
--- A full listing becomes the last full listing, and its directories the known ones: rows that
--- left or changed go, new ones come (rewriting the whole table would make each sync's
--- checkpoint write every row again); likewise the listing's files rewritten in place.
-BEGIN TRANSACTION;
+-- A full listing becomes the last full listing: rows that left or changed go, new ones come
+-- (rewriting the whole table would make each sync's checkpoint write every row again);
+-- likewise the listing's files rewritten in place. Its directories: 06_replace_dirs.
 DELETE FROM _listing AS l
 WHERE NOT EXISTS (
     SELECT 1 FROM _sync_listing AS s
@@ -9,13 +8,6 @@ WHERE NOT EXISTS (
 );
 INSERT INTO _listing
 SELECT s.* FROM _sync_listing AS s ANTI JOIN _listing AS l ON l.key = s.key;
-DELETE FROM _dirs AS d
-WHERE NOT EXISTS (
-    SELECT 1 FROM _sync_dirs AS s
-    WHERE s.key = d.key AND s.mtime_ns = d.mtime_ns AND s.settled = d.settled
-);
-INSERT INTO _dirs
-SELECT s.key, s.mtime_ns, s.settled FROM _sync_dirs AS s ANTI JOIN _dirs AS d ON d.key = s.key;
 DELETE FROM _listing_rewritten AS r
 WHERE NOT EXISTS (
     SELECT 1 FROM _listing AS l
@@ -25,4 +17,3 @@ INSERT INTO _listing_rewritten
 SELECT l.key, l.size, l.version
 FROM _listing AS l ANTI JOIN _listing_rewritten AS r ON r.key = l.key
 WHERE l.kind IN ('job', 'run_setting');
-COMMIT;

@@ -1,8 +1,7 @@
 -- 06_replace_listing for the jobs a listing found changed (_sync_jobs) only; _sync_listing
 -- holds their files alone (05_unchanged_dirs_of_jobs). The other jobs' rows of _listing and
 -- _listing_rewritten stay as they are: the listing found their directories unchanged and
--- their rewritten files as listed. The directories are replaced whole, as by 06_replace_listing.
-BEGIN TRANSACTION;
+-- their rewritten files as listed.
 DELETE FROM _listing AS l
 WHERE l.job_id IN (SELECT job_id FROM _sync_jobs)
     AND NOT EXISTS (
@@ -11,13 +10,6 @@ WHERE l.job_id IN (SELECT job_id FROM _sync_jobs)
     );
 INSERT INTO _listing
 SELECT s.* FROM _sync_listing AS s ANTI JOIN _listing AS l ON l.key = s.key;
-DELETE FROM _dirs AS d
-WHERE NOT EXISTS (
-    SELECT 1 FROM _sync_dirs AS s
-    WHERE s.key = d.key AND s.mtime_ns = d.mtime_ns AND s.settled = d.settled
-);
-INSERT INTO _dirs
-SELECT s.key, s.mtime_ns, s.settled FROM _sync_dirs AS s ANTI JOIN _dirs AS d ON d.key = s.key;
 DELETE FROM _listing_rewritten AS r
 WHERE split_part(r.key, '/', 2) IN (SELECT job_id FROM _sync_jobs)
     AND NOT EXISTS (
@@ -28,4 +20,3 @@ INSERT INTO _listing_rewritten
 SELECT s.key, s.size, s.version
 FROM _sync_listing AS s ANTI JOIN _listing_rewritten AS r ON r.key = s.key
 WHERE s.kind IN ('job', 'run_setting');
-COMMIT;

@@ -2,6 +2,7 @@
 -- (30_checkpoint_errors), not from its own file. When that event changed or left the store,
 -- the checkpoint is read again: its row then holds what its file says, and what the events
 -- still there add. Perstack only adds files, so this happens when a store is edited by hand.
+-- The files to read again go into _sync_reread (27_reread_files takes them from there).
 CREATE OR REPLACE TEMP TABLE _sync_reread AS
 SELECT DISTINCT c.source_key AS key
 FROM events AS e
@@ -10,12 +11,3 @@ JOIN checkpoints AS c
 WHERE e.type = 'stopRunByError'
     AND e.source_key IN (SELECT key FROM _sync_stale)
     AND c.source_key NOT IN (SELECT key FROM _sync_stale);
-
-INSERT INTO _sync_stale SELECT key FROM _sync_reread;
-
-INSERT INTO _sync_pending
-SELECT l.key, l.job_id, l.kind, l.size, l.version
-FROM _sync_listing AS l
-SEMI JOIN _sync_reread AS r ON l.key = r.key;
-
-DROP TABLE _sync_reread;

@@ -1,7 +1,8 @@
 -- A message's row belongs to the first file that held it (messages.source_key). When that file
 -- changed or left the store, later files of its job may hold the same messages: the job's
 -- checkpoints and events are read again. Perstack only adds these files, so this happens when
--- a store is edited by hand; a job is bounded, and so is the work.
+-- a store is edited by hand; a job is bounded, and so is the work. The files to read again go
+-- into _sync_reread (27_reread_files takes them from there).
 CREATE OR REPLACE TEMP TABLE _sync_reread AS
 SELECT o.key
 FROM _objects AS o
@@ -10,12 +11,3 @@ WHERE o.kind IN ('checkpoint', 'event')
         SELECT m.job_id FROM messages AS m WHERE m.source_key IN (SELECT key FROM _sync_stale)
     )
     AND o.key NOT IN (SELECT key FROM _sync_stale);
-
-INSERT INTO _sync_stale SELECT key FROM _sync_reread;
-
-INSERT INTO _sync_pending
-SELECT l.key, l.job_id, l.kind, l.size, l.version
-FROM _sync_listing AS l
-SEMI JOIN _sync_reread AS r ON l.key = r.key;
-
-DROP TABLE _sync_reread;
