@@ -520,8 +520,8 @@ def format_json(output: LogOutput, *, pretty: bool) -> str:
 
 def json_chunks(output: LogOutput, *, pretty: bool) -> Iterator[bytes]:
     """``--json`` in pieces, each terminal-safe, that join to the whole (``JSON.stringify``'s
-    text): one event at a time, so that the output of a long session (150 MB for one job of
-    the bench's long-session store) is never held whole a second time, nor copied into one."""
+    text): one stored record (event, checkpoint) at a time, so that the output of a long
+    session (150 MB for one job of the bench's long-session store) is never held whole."""
     data: JsonObject = {"job": output.job, "events": output.events}
     data["summary"] = _summary_json(output.summary)
     if output.checkpoint is not None:
