@@ -400,7 +400,10 @@ class Database:
                     self._replace_listing("06_replace_listing")
                 else:
                     self._keep_jobs(changed_jobs)
-                    con.execute(sql_file("sync", "05_unchanged_dirs_of_jobs").text)
+                    con.execute(
+                        sql_file("sync", "05_unchanged_dirs_of_jobs").text,
+                        {"job_ids": json_param(changed_jobs)},
+                    )
                     self._replace_listing("06_replace_listing_of_jobs")
                     scope = changed_jobs
                 listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]
@@ -418,7 +421,7 @@ class Database:
         # The manifest may change from here on, whatever the scope (for a full listing, the
         # listing did already).
         self._set_listing_held(False)
-        con.execute(sql_file("sync", "10_pending").text, {"kinds": kind_names})
+        con.execute(sql_file("sync", "10_pending").text, params)
         con.execute(sql_file("sync", "20_stale").text, params)
         report.removed, stale = con.execute(
             "SELECT count(*) FILTER (WHERE p.key IS NULL), count(*) "

@@ -5,21 +5,24 @@
 -- the test for the whole last listing, binding no value.
 -- param: kinds    the kinds of the scope, or NULL for all
 -- param: job_ids  a JSON list of the jobs of the scope (engine/database.py json_param), or NULL
-WITH scope_jobs AS (
-    SELECT unnest(from_json($job_ids, '["VARCHAR"]')) AS job_id
+-- The job list is a constant filter of the manifest's scan (as in 10_pending): the other jobs'
+-- rows are skipped there, not joined.
+WITH scope_objects AS (
+    SELECT key, kind, size, version
+    FROM _objects
+    WHERE $job_ids IS NULL OR list_contains(from_json($job_ids, '["VARCHAR"]'), job_id)
 )
 SELECT NOT EXISTS (
     SELECT 1
     FROM _sync_listing AS l
-    ANTI JOIN _objects AS o
+    ANTI JOIN scope_objects AS o
         ON o.key = l.key AND o.size = l.size AND o.version = l.version
     WHERE $kinds IS NULL OR list_contains($kinds, l.kind)
 ) AND NOT EXISTS (
     SELECT 1
-    FROM _objects AS o
+    FROM scope_objects AS o
     ANTI JOIN _sync_listing AS l ON l.key = o.key
-    WHERE ($kinds IS NULL OR list_contains($kinds, o.kind))
-        AND ($job_ids IS NULL OR o.job_id IN (SELECT job_id FROM scope_jobs))
+    WHERE $kinds IS NULL OR list_contains($kinds, o.kind)
 ) AND NOT EXISTS (
     SELECT 1
     FROM skipped_files AS s
@@ -27,7 +30,7 @@ SELECT NOT EXISTS (
         AND $kinds IS NULL
         AND (
             $job_ids IS NULL
-            OR split_part(s.source_key, '/', 2) IN (SELECT job_id FROM scope_jobs)
+            OR list_contains(from_json($job_ids, '["VARCHAR"]'), split_part(s.source_key, '/', 2))
         )
         AND s.source_key NOT IN (SELECT key FROM _sync_listing)
 );
