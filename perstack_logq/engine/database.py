@@ -395,15 +395,14 @@ class Database:
                 changed_jobs = watcher.changed_jobs(con) if watcher else None
                 # The last full listing stays: finding the latest job reads event times from
                 # it, and the next full listing starts from it and its directories.
+                con.execute(
+                    sql_file("sync", "05_unchanged_dirs").text,
+                    {"job_ids": None if changed_jobs is None else json_param(changed_jobs)},
+                )
                 if changed_jobs is None:
-                    con.execute(sql_file("sync", "05_unchanged_dirs").text)
                     self._replace_listing("06_replace_listing")
                 else:
                     self._keep_jobs(changed_jobs)
-                    con.execute(
-                        sql_file("sync", "05_unchanged_dirs_of_jobs").text,
-                        {"job_ids": json_param(changed_jobs)},
-                    )
                     self._replace_listing("06_replace_listing_of_jobs")
                     scope = changed_jobs
                 listed = con.execute("SELECT count(*) FROM _listing").fetchone()[0]

@@ -1,6 +1,6 @@
 -- 06_replace_listing for the jobs a listing found changed (_sync_jobs) only; _sync_listing
--- holds their files alone (05_unchanged_dirs_of_jobs). The other jobs' rows of _listing and
--- _listing_rewritten stay as they are: the listing found their directories unchanged and
+-- holds their files alone (05_unchanged_dirs with $job_ids). The other jobs' rows of _listing
+-- and _listing_rewritten stay as they are: the listing found their directories unchanged and
 -- their rewritten files as listed.
 DELETE FROM _listing AS l
 WHERE l.job_id IN (SELECT job_id FROM _sync_jobs)
