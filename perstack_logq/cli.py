@@ -348,7 +348,7 @@ def log(
             history.database,
             request,
             conversations=as_json,
-            compact_json=as_json and not pretty,
+            json_text=render.JsonText(pretty=pretty) if as_json else None,
         )
         if output is None:
             print("No data found")

@@ -218,9 +218,10 @@ def marked_holders(record: Any, *, is_event: bool) -> Iterator[JsonObject]:
 # A message id of the job, and whether it is wanted in schema order (as a resumed run reloads
 # it) -> the message's JSON (None when the job has no such message).
 StoredMessage = Callable[[str, bool], bytes | None]
-# A conversation's (message id, in schema order) pairs and its messages' JSON -> what goes
-# back in the record.
-PutBack = Callable[[list[tuple[str, bool]], list[bytes]], Any]
+# A conversation's (message id, in schema order) pairs, its messages' JSON and its depth in
+# the record (1: the record's own `messages`, 2: an embedded checkpoint's) -> what goes back in
+# the record.
+PutBack = Callable[[list[tuple[str, bool]], list[bytes], int], Any]
 
 
 def conversation_json(messages: list[bytes]) -> bytes:
@@ -228,7 +229,7 @@ def conversation_json(messages: list[bytes]) -> bytes:
     return b"[" + b",".join(messages) + b"]"
 
 
-def _parsed_conversation(forms: list[tuple[str, bool]], messages: list[bytes]) -> Any:
+def _parsed_conversation(forms: list[tuple[str, bool]], messages: list[bytes], depth: int) -> Any:
     return orjson.loads(conversation_json(messages))
 
 
@@ -281,15 +282,18 @@ def rebuild_messages(
     ``put_back`` makes what replaces a marker, from the conversation checked against its
     digest: by default the messages parsed. ``digests``: the job's, kept across its records
     by a caller that rebuilds many. ``memo``: such a caller's orjson Fragments put back so far
-    (JSON text: immutable, so records can share one), by marker: the same conversation, held
-    by many records (a checkpoint, the events that carry it), is then checked and made once."""
+    (JSON text: immutable, so records can share one), by marker and depth (indented text
+    depends on it): the same conversation, held by many records (a checkpoint, the events
+    that carry it), is then checked and made once."""
     digests = digests or ConversationDigests()
     for holder in marked_holders(record, is_event=is_event):
         marker = holder["messages"]
         ids = marker.get("ids")
         if not isinstance(ids, list):
             return False
-        key = None if memo is None else _marker_key(marker)
+        depth = 1 if holder is record else 2
+        marker_key = None if memo is None else _marker_key(marker)
+        key = None if marker_key is None else (marker_key, depth)
         if key is not None and key in memo:
             holder["messages"] = memo[key]
             continue
@@ -304,7 +308,7 @@ def rebuild_messages(
                 break
         else:
             return False
-        holder["messages"] = put_back(forms, messages)
+        holder["messages"] = put_back(forms, messages, depth)
         if key is not None and isinstance(holder["messages"], orjson.Fragment):
             memo[key] = holder["messages"]  # type: ignore[index]
     return True

@@ -4,17 +4,17 @@ The cache keeps each message once (decode/conversation.py); the log view prints 
 store holds them. This puts each record's messages back from the job's ``messages`` rows and,
 for the rare record that cannot be rebuilt exactly, reads its one file from the store again.
 
-A view that prints compact JSON can have each conversation put back as the JSON text it prints
-(an orjson Fragment) instead of as Python objects. A long session's records hold its messages
-hundreds of times over: each message is then rendered once per job, and the copies are joined
-as bytes, not parsed, converted and written again for every record that holds them.
+A view that prints JSON (compact or indented) can have each conversation put back as the JSON
+text it prints (an orjson Fragment) instead of as Python objects. A long session's records hold
+its messages hundreds of times over: each message is then rendered once per job, and the copies
+are joined as bytes, not parsed, converted and written again for every record that holds them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Hashable
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -32,9 +32,16 @@ from perstack_logq.storage.base import ReadFailure
 
 _JOB_MESSAGES = "SELECT message_id, message FROM messages WHERE job_id = $job_id"
 
-# A message as stored, and whether a checkpoint file (not an event) holds it -> the JSON text
-# a view prints for it, or None when it has none (the conversation then goes back parsed).
-MessageRenderer = Callable[[bytes, bool], bytes | None]
+
+class ConversationText(Protocol):
+    """How a view writes conversations as JSON text (views/render.JsonText)."""
+
+    def message(self, message: bytes, in_checkpoint_file: bool) -> bytes | None:
+        """A stored message's text, held by a checkpoint file or not (they print differently);
+        None when it has none (its conversation then goes back parsed)."""
+
+    def array(self, parts: list[bytes], depth: int) -> bytes:
+        """A conversation's text from its messages' texts, at ``depth`` in its record."""
 
 
 # The records holding one conversation come one after another in a view (a checkpoint, the
@@ -59,7 +66,7 @@ class ConversationRestorer:
     """
 
     def __init__(
-        self, database: Database, job_id: str, *, render: MessageRenderer | None = None
+        self, database: Database, job_id: str, *, render: ConversationText | None = None
     ) -> None:
         self._database = database
         self._job_id = job_id
@@ -97,7 +104,12 @@ class ConversationRestorer:
         return self._read_again(source_key)
 
     def _rendered_conversation(
-        self, forms: list[tuple[str, bool]], messages: list[bytes], *, in_checkpoint_file: bool
+        self,
+        forms: list[tuple[str, bool]],
+        messages: list[bytes],
+        depth: int,
+        *,
+        in_checkpoint_file: bool,
     ) -> Any:
         """The conversation as one Fragment of rendered messages, or parsed when one of them
         has no rendering."""
@@ -108,12 +120,12 @@ class ConversationRestorer:
             if key not in self._rendered:
                 message = self._stored(message_id, reloaded)
                 assert message is not None  # rebuild_messages found it
-                self._rendered[key] = self.render(message, in_checkpoint_file)
+                self._rendered[key] = self.render.message(message, in_checkpoint_file)
             part = self._rendered[key]
             if part is None:
                 return orjson.loads(conversation_json(messages))
             parts.append(part)
-        return orjson.Fragment(b"[" + b",".join(parts) + b"]")
+        return orjson.Fragment(self.render.array(parts, depth))
 
     def load(self) -> None:
         """Read the job's messages now: a restore inside a query (``--filter`` runs as a

@@ -197,12 +197,12 @@ def list_jobs(
 )
 def show_job(ctx: ToolContext, **options: Any) -> dict[str, Any]:
     from perstack_logq.views.log import build_log, parse_log_request
-    from perstack_logq.views.render import format_json
+    from perstack_logq.views.render import JsonText, format_json
 
     # The server has checked the options against the schema above; parse_log_request holds
     # the one list of them and checks their values as the CLI's.
     request = parse_log_request(**options)
-    output = build_log(ctx.history.database, request, compact_json=True)
+    output = build_log(ctx.history.database, request, json_text=JsonText(pretty=False))
     if output is None:
         return {"message": "No data found"}
     view = record_times_iso(orjson.loads(format_json(output, pretty=False)))

@@ -32,7 +32,7 @@ from perstack_logq.views.filters import (
     summarize,
 )
 from perstack_logq.views.model import LogOutput, StoredRecords
-from perstack_logq.views.render import compact_message_json
+from perstack_logq.views.render import JsonText
 
 DEFAULT_TAKE = 100
 _FILTER_MARKER = "/* filters */ TRUE"
@@ -149,15 +149,16 @@ def build_log(
     request: LogRequest,
     *,
     conversations: bool = True,
-    compact_json: bool = False,
+    json_text: JsonText | None = None,
 ) -> LogOutput | None:
     """The answer to one ``perstack log`` request; None means the original's `No data found`.
 
     ``conversations``: the events and checkpoints hold their conversations, as the store does
     (what ``--json`` prints). The terminal view never shows an event's conversation, so it
     skips putting them back (the cache keeps each message once: engine/conversations.py).
-    ``compact_json``: they hold them as the JSON text compact ``--json`` prints, for
-    ``format_json(output, pretty=False)`` alone (engine/conversations.py says why).
+    ``json_text``: they hold them as the JSON text ``--json`` prints, compact or pretty, for
+    ``format_json`` or ``json_chunks`` with the same ``pretty`` alone (engine/conversations.py
+    says why).
     """
     is_latest = request.job is None
     job_id, as_listed = (request.job, False) if request.job is not None else _latest_job(database)
@@ -169,9 +170,7 @@ def build_log(
         return None
     checkpoint = None
     run_id = request.run
-    restorer = ConversationRestorer(
-        database, job_id, render=compact_message_json if compact_json else None
-    )
+    restorer = ConversationRestorer(database, job_id, render=json_text)
     if request.checkpoint is not None:
         row = database.sql(
             sql_file("log", "checkpoint").text,

@@ -41,7 +41,7 @@ import orjson
 
 from perstack_logq.decode.canonical import canonical_message
 from perstack_logq.errors import LogqError
-from perstack_logq.views.model import JsonObject, LogOutput, LogSummary, StoredRecords
+from perstack_logq.views.model import JsonObject, LogOutput, LogSummary
 from perstack_logq.views.terminal import json_bytes
 
 
@@ -487,18 +487,38 @@ def _json_string_with_surrogates(text: str) -> str:
     return "".join(out)
 
 
-def compact_message_json(message: bytes, in_checkpoint_file: bool) -> bytes | None:
-    """A stored message as compact ``--json`` prints it: as JSON.stringify writes it, in zod's
-    key order when a checkpoint file holds it. None for a message nested too deep for orjson
-    (or for Python's default recursion limit): its conversation takes format_json's own path.
-    """
-    value = orjson.loads(message)
-    if in_checkpoint_file:
-        value = canonical_message(value)
-    try:
-        return orjson.dumps(_js_json(value))
-    except (orjson.JSONEncodeError, RecursionError):
-        return None
+class JsonText:
+    """Conversations as ``--json`` writes them (engine/conversations.ConversationText): the
+    text of ``JSON.stringify(value)``, or of ``JSON.stringify(value, null, 2)`` when
+    ``pretty``, as it reads in a record written on its own (``json_chunks`` writes each event
+    and checkpoint so, then indents it for its place)."""
+
+    def __init__(self, *, pretty: bool) -> None:
+        self.pretty = pretty
+        self._option = orjson.OPT_INDENT_2 if pretty else 0
+
+    def message(self, message: bytes, in_checkpoint_file: bool) -> bytes | None:
+        """A stored message's text, in zod's key order when a checkpoint file holds it. None
+        for a message nested too deep for orjson (or for Python's default recursion limit):
+        its conversation takes ``_value_json``'s own path."""
+        value = orjson.loads(message)
+        if in_checkpoint_file:
+            value = canonical_message(value)
+        try:
+            return orjson.dumps(_js_json(value), option=self._option)
+        except (orjson.JSONEncodeError, RecursionError):
+            return None
+
+    def array(self, parts: list[bytes], depth: int) -> bytes:
+        """The array of these texts as the value at ``depth`` in a record: pretty, each item
+        on its own lines, indented one level deeper than the array (as orjson indents)."""
+        if not self.pretty:
+            return b"[" + b",".join(parts) + b"]"
+        if not parts:
+            return b"[]"
+        inner = b"\n" + b"  " * (depth + 1)
+        items = (b"," + inner).join(part.replace(b"\n", inner) for part in parts)
+        return b"[" + inner + items + b"\n" + b"  " * depth + b"]"
 
 
 def _summary_json(summary: LogSummary) -> JsonObject:
@@ -545,7 +565,7 @@ def json_chunks(output: LogOutput, *, pretty: bool) -> Iterator[bytes]:
     for key, value in data.items():
         yield opener + orjson.dumps(key) + colon
         opener = b"," + newline
-        if not isinstance(value, StoredRecords):
+        if key not in ("events", "checkpoints"):
             yield _value_json(value, pretty=pretty, depth=1)
         elif not value:
             yield b"[]"

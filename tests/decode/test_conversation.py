@@ -138,7 +138,7 @@ def test_conversations_that_cannot_be_keyed_or_written_stay_whole() -> None:
     assert _strip(nested, {}) is None and isinstance(nested["messages"], list)
 
 
-def _fragment(forms: list[tuple[str, bool]], messages: list[bytes]) -> orjson.Fragment:
+def _fragment(forms: list[tuple[str, bool]], messages: list[bytes], depth: int) -> orjson.Fragment:
     return orjson.Fragment(conversation_json(messages))
 
 

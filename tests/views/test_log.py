@@ -1,7 +1,8 @@
-"""`perstack log --json` of one job (views/log.py): compact output puts each conversation back
-as rendered JSON text, once per message of the job (engine/conversations.py). Whatever the
-messages hold, that must print the same bytes as rendering them as values, which the
-reference implementation does from the files themselves (views/test_render.py)."""
+"""`perstack log --json` of one job (views/log.py): the output, compact or pretty, puts each
+conversation back as rendered JSON text, once per message of the job
+(engine/conversations.py). Whatever the messages hold, that must print the same bytes as
+rendering them as values, which the reference implementation does from the files themselves
+(views/test_render.py)."""
 
 from __future__ import annotations
 
@@ -65,10 +66,12 @@ def store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, list[str]]:
     return root, resumed
 
 
+@pytest.mark.parametrize("layout", [[], ["--pretty"]], ids=["compact", "pretty"])
 @pytest.mark.parametrize("cache", ["fresh cache", "--no-cache"])
-def test_compact_json_prints_the_conversations_as_their_values_render(
+def test_json_prints_the_conversations_as_their_values_render(
     store: tuple[Path, list[str]],
     cache: str,
+    layout: list[str],
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
@@ -76,7 +79,7 @@ def test_compact_json_prints_the_conversations_as_their_values_render(
     assert len(resumed) >= 2
     where = ["--no-cache"] if cache == "--no-cache" else ["--cache-dir", str(tmp_path / "c")]
     for job_id in resumed:
-        argv = ["--job", job_id, "--json", "--take", "0"]
+        argv = ["--job", job_id, "--json", *layout, "--take", "0"]
         reference = reference_output(argv, root)
         assert reference is not None
         reference = dataclasses.replace(

@@ -41,6 +41,7 @@ from perstack_logq.views.filters import (
 )
 from perstack_logq.views.model import LogOutput, LogSummary, StoredRecords
 from perstack_logq.views.render import (
+    JsonText,
     format_json,
     format_terminal,
     js_length,
@@ -746,6 +747,46 @@ def test_json_pretty_matches_json_stringify_indent() -> None:
     text = format_json(_output([_event("x", a=[], b={}, c=[1])]), pretty=True)
     assert '\n      "a": [],\n      "b": {},\n      "c": [\n        1\n      ]\n' in text
     assert text.startswith('{\n  "job": {\n    "id": "job1",')
+
+
+@pytest.mark.parametrize("pretty", [False, True], ids=["compact", "pretty"])
+def test_a_conversation_as_text_writes_what_the_parsed_one_writes(pretty: bool) -> None:
+    """JsonText puts a conversation back as text, indented for its depth in the record (the
+    record's own messages, an embedded checkpoint's): the record then writes the same bytes
+    as with the messages parsed, at every depth a record takes in the output."""
+    messages = [
+        {"role": "user", "contents": [{"type": "text", "text": "a\nb", "n": [1.0, 1e21]}]},
+        {"role": "assistant", "contents": [], "meta": {}, "ids": {"2": 2, "1": 1}},
+    ]
+    parsed = {"type": "x", "messages": messages, "checkpoint": {"id": "c", "messages": []}}
+    parsed["checkpoint"]["messages"] = messages[:1]
+    empty = {"type": "y", "messages": [], "checkpoint": {"messages": messages}}
+    text = JsonText(pretty=pretty)
+    for record in (parsed, empty):
+        as_text = {
+            **record,
+            "messages": orjson.Fragment(
+                text.array([text.message(orjson.dumps(m), False) for m in record["messages"]], 1)
+            ),
+            "checkpoint": {
+                **record["checkpoint"],
+                "messages": orjson.Fragment(
+                    text.array(
+                        [
+                            text.message(orjson.dumps(m), False)
+                            for m in record["checkpoint"]["messages"]
+                        ],
+                        2,
+                    )
+                ),
+            },
+        }
+        for checkpoints in ([record], [record, record]):
+            expected = format_json(_output([], checkpoints=checkpoints), pretty=pretty)
+            assert (
+                format_json(_output([], checkpoints=[as_text] * len(checkpoints)), pretty=pretty)
+                == expected
+            )
 
 
 def test_json_numbers_keys_and_strings_like_javascript() -> None:
