@@ -275,6 +275,7 @@ def rebuild_messages(
     put_back: PutBack = _parsed_conversation,
     digests: ConversationDigests | None = None,
     memo: dict[Hashable, Any] | None = None,
+    memo_by_depth: bool = False,
 ) -> bool:
     """Put every marked conversation of a parsed record back in place; False when one cannot
     be rebuilt exactly (the record is then left partly rebuilt: read the file again).
@@ -282,9 +283,9 @@ def rebuild_messages(
     ``put_back`` makes what replaces a marker, from the conversation checked against its
     digest: by default the messages parsed. ``digests``: the job's, kept across its records
     by a caller that rebuilds many. ``memo``: such a caller's orjson Fragments put back so far
-    (JSON text: immutable, so records can share one), by marker and depth (indented text
-    depends on it): the same conversation, held by many records (a checkpoint, the events
-    that carry it), is then checked and made once."""
+    (JSON text: immutable, so records can share one), by marker, and by depth too when
+    ``memo_by_depth`` (indented text depends on it): the same conversation, held by many
+    records (a checkpoint, the events that carry it), is then checked and made once."""
     digests = digests or ConversationDigests()
     for holder in marked_holders(record, is_event=is_event):
         marker = holder["messages"]
@@ -292,8 +293,9 @@ def rebuild_messages(
         if not isinstance(ids, list):
             return False
         depth = 1 if holder is record else 2
-        marker_key = None if memo is None else _marker_key(marker)
-        key = None if marker_key is None else (marker_key, depth)
+        key = None if memo is None else _marker_key(marker)
+        if key is not None and memo_by_depth:
+            key = (key, depth)
         if key is not None and key in memo:
             holder["messages"] = memo[key]
             continue

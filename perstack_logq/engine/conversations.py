@@ -36,6 +36,8 @@ _JOB_MESSAGES = "SELECT message_id, message FROM messages WHERE job_id = $job_id
 class ConversationText(Protocol):
     """How a view writes conversations as JSON text (views/render.JsonText)."""
 
+    pretty: bool  # indented: a conversation's text then depends on its depth in the record
+
     def message(self, message: bytes, in_checkpoint_file: bool) -> bytes | None:
         """A stored message's text, held by a checkpoint file or not (they print differently);
         None when it has none (its conversation then goes back parsed)."""
@@ -98,6 +100,7 @@ class ConversationRestorer:
                 put_back=rendered,
                 digests=self._digests,
                 memo=self._conversations[not is_event],
+                memo_by_depth=self.render.pretty,
             )
         if rebuilt:
             return record
