@@ -753,40 +753,32 @@ def test_json_pretty_matches_json_stringify_indent() -> None:
 def test_a_conversation_as_text_writes_what_the_parsed_one_writes(pretty: bool) -> None:
     """JsonText puts a conversation back as text, indented for its depth in the record (the
     record's own messages, an embedded checkpoint's): the record then writes the same bytes
-    as with the messages parsed, at every depth a record takes in the output."""
+    as with the messages parsed, wherever it stands in the output (`checkpoint`, an item of
+    `checkpoints`)."""
     messages = [
         {"role": "user", "contents": [{"type": "text", "text": "a\nb", "n": [1.0, 1e21]}]},
         {"role": "assistant", "contents": [], "meta": {}, "ids": {"2": 2, "1": 1}},
     ]
-    parsed = {"type": "x", "messages": messages, "checkpoint": {"id": "c", "messages": []}}
-    parsed["checkpoint"]["messages"] = messages[:1]
-    empty = {"type": "y", "messages": [], "checkpoint": {"messages": messages}}
-    text = JsonText(pretty=pretty)
-    for record in (parsed, empty):
-        as_text = {
-            **record,
-            "messages": orjson.Fragment(
-                text.array([text.message(orjson.dumps(m), False) for m in record["messages"]], 1)
-            ),
-            "checkpoint": {
-                **record["checkpoint"],
-                "messages": orjson.Fragment(
-                    text.array(
-                        [
-                            text.message(orjson.dumps(m), False)
-                            for m in record["checkpoint"]["messages"]
-                        ],
-                        2,
-                    )
-                ),
-            },
+    json_text = JsonText(pretty=pretty)
+
+    def as_text(conversation: list[dict[str, Any]], depth: int) -> orjson.Fragment:
+        parts = [json_text.message(orjson.dumps(message), False) for message in conversation]
+        assert all(part is not None for part in parts)
+        return orjson.Fragment(json_text.array(parts, depth))  # type: ignore[arg-type]
+
+    for own, embedded in ((messages, messages[:1]), ([], messages)):
+        parsed = {"type": "x", "messages": own, "checkpoint": {"id": "c", "messages": embedded}}
+        rendered = {
+            **parsed,
+            "messages": as_text(own, 1),
+            "checkpoint": {"id": "c", "messages": as_text(embedded, 2)},
         }
-        for checkpoints in ([record], [record, record]):
-            expected = format_json(_output([], checkpoints=checkpoints), pretty=pretty)
-            assert (
-                format_json(_output([], checkpoints=[as_text] * len(checkpoints)), pretty=pretty)
-                == expected
-            )
+        for shown in ({"checkpoint": parsed}, {"checkpoints": [parsed, parsed]}):
+            expected = format_json(_output([], **shown), pretty=pretty)
+            as_rendered = {
+                key: rendered if key == "checkpoint" else [rendered] * 2 for key in shown
+            }
+            assert format_json(_output([], **as_rendered), pretty=pretty) == expected
 
 
 def test_json_numbers_keys_and_strings_like_javascript() -> None:
