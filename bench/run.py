@@ -572,6 +572,26 @@ def figure_cold_ingest(
     return ours
 
 
+def figure_engine_decode(report: Report, root: Path) -> None:
+    """1. (reference) Decoding in the engine where it is easiest: the plain event files."""
+    from engine_decode import compare
+
+    result = compare(root)
+    report.add(
+        Row(
+            f"1. (reference) decoding the 950-job store's {result.files:,} event files that "
+            f"make only an events row ({result.megabytes:.0f} MB): our Python decoder vs "
+            "DuckDB SQL with the checks that keep its rows equal (bench/plain_events.sql)",
+            f"{result.python_seconds:.2f} s",
+            f"{result.sql_seconds:.2f} s ({result.accepted:,} files accepted, rows equal: "
+            f"{'yes' if result.same_rows else 'NO'})",
+            f"{result.sql_seconds / result.python_seconds:.2f}",
+            "reference",
+            None,
+        )
+    )
+
+
 def figure_duckdb_json(report: Report, root: Path, cold: Measured) -> None:
     if not cold.ok:
         return
@@ -1380,7 +1400,12 @@ HOW = """How each figure is measured (all in one run of this script, side by sid
    note on pandas) against the floor of any
    Python design: one process walking `jobs/`, reading every file and parsing it with
    `orjson.loads`, nothing else (page cache warm for both). On the 950-job store and on the
-   long-session store (`python -m perstack_logq.synth --profile long --size 2.1G`).
+   long-session store (`python -m perstack_logq.synth --profile long --size 2.1G`). For
+   reference, DuckDB's `read_json_objects` over the same files; and decoding in the engine
+   where it is easiest (`bench/engine_decode.py`): the event files that make only an events
+   row, read into memory, decoded by our Python decoder and by `bench/plain_events.sql` on an
+   open DuckDB connection (with the Python it needs first: run ids, masking), three rounds in
+   turns, the fastest of each; the rows of the files the SQL accepts are compared with ours.
 2. A moto server (own process) behind `bench/latency_proxy.py` (own process, +20 ms per
    request), holding whole jobs of the 950-job store. Bare GET clients: thread pools doing only
    GETs, with boto3 and with obstore, at 32 and 64 threads; the fastest is the reference. Ours:
@@ -1563,6 +1588,7 @@ def main() -> None:
         or no_result
     )
     guarded(report, "1", figure_duckdb_json, main_store, cold)
+    guarded(report, "1", figure_engine_decode, main_store)
     alone = guarded(report, "4", figure_warm_query, main_store, main_cache, sizes) or no_result
     guarded(report, "7", figure_shared_cache, main_store, main_cache, alone, sizes)
     guarded(
