@@ -35,6 +35,7 @@ STATS_FILE = FIXTURE_STORE.parents[1] / "STATS.txt"
 GENERATED_BUCKET = "logq-tables-generated"
 GENERATED_PREFIX = "history/"
 BARE_BUCKET = "logq-tables-bare"
+LONG_BUCKET = "logq-tables-long"
 USAGE_KEYS = ("inputTokens", "outputTokens", "reasoningTokens", "totalTokens", "cachedInputTokens")
 USAGE_COLUMNS = (
     "input_tokens",
@@ -226,6 +227,30 @@ def generated_history(
         GENERATED_BUCKET,
         GENERATED_PREFIX,
         tmp_path_factory.mktemp("aws"),
+    )
+    yield history
+    history.close()
+
+
+@pytest.fixture(scope="module")
+def long_store(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> Path:
+    """Long sessions as the runtime writes them (the generator's long profile, small: 3 jobs,
+    7 runs, 729 files, 9.5 MB), on disk and in a bucket."""
+    root = tmp_path_factory.mktemp("long") / "perstack"
+    generate_store(DirectoryWriter(root), jobs=3, seed=24, scale=0.01, profile="long")
+    upload_tree(moto_endpoint, LONG_BUCKET, "", root)
+    return root
+
+
+@pytest.fixture(scope="module", params=BACKENDS)
+def long_history(
+    request: pytest.FixtureRequest,
+    long_store: Path,
+    moto_endpoint: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[History]:
+    history = open_synced(
+        request.param, long_store, moto_endpoint, LONG_BUCKET, "", tmp_path_factory.mktemp("aws")
     )
     yield history
     history.close()
@@ -560,3 +585,35 @@ def test_generated_tokens_and_tool_calls_match_the_files(
     kinds = generated_history.sql("SELECT kind, count(*) FROM tool_calls GROUP BY kind").fetchall()
     assert dict(kinds) == dict(raw.tool_calls_by_kind)
     assert count(generated_history, "tool_results") == raw.tool_results
+
+
+# -- long sessions: each message once ----------------------------------------------------------
+
+
+def _conversations(value: Any) -> Iterator[list[Any]]:
+    """Every ``messages`` list anywhere in a record, however deep."""
+    if isinstance(value, dict):
+        if isinstance(value.get("messages"), list):
+            yield value["messages"]
+        for item in value.values():
+            yield from _conversations(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _conversations(item)
+
+
+def test_long_sessions_keep_each_message_once(long_history: History, long_store: Path) -> None:
+    """`messages` holds each message of a job once, however many checkpoints and events
+    carry it: the same messages, job by job, as a plain walk of the files finds."""
+    distinct: set[tuple[str, str]] = set()
+    carried = 0
+    for path in (long_store / "jobs").rglob("*.json"):
+        job_id = path.relative_to(long_store).parts[1]
+        for conversation in _conversations(json.loads(path.read_bytes())):
+            carried += len(conversation)
+            distinct |= {(job_id, message["id"]) for message in conversation}
+    # A long session carries its conversation again in every later checkpoint and event.
+    assert carried > 20 * len(distinct) > 0
+    rows = long_history.sql("SELECT job_id, message_id FROM messages").fetchall()
+    assert len(rows) == len(distinct)
+    assert set(rows) == distinct
