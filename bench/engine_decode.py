@@ -104,8 +104,8 @@ def decode_in_sql(
         columns["file_type"].append(parsed.event.type)
         columns["size_bytes"].append(len(body))
         bodies.append(mask_secret_values(body)[0])
-    # Arrow checks the UTF-8 of every body here; a batch holding one that is not would go to
-    # the Python decoder whole (orjson refuses it too).
+    # Arrow checks the UTF-8 of every body here and raises for one that is not (orjson refuses
+    # it too): a decoder in the engine would hand such a batch to the Python decoder whole.
     event_files = pa.table(
         {**columns, "body": pa.array(bodies, pa.binary()).cast(pa.large_string())}
     )
