@@ -154,3 +154,21 @@ def compare(root: Path, rounds: int = 3) -> Comparison:
         accepted=len(accepted),
         same_rows=same.equals(in_sql.events.sort_by("source_key")),
     )
+
+
+if __name__ == "__main__":
+    # python bench/engine_decode.py STORE: this comparison alone, e.g. on a machine with more
+    # cores, where DuckDB's parsing (on all of them) may overtake the decoder (on one).
+    import sys
+
+    if len(sys.argv) != 2 or not (Path(sys.argv[1]) / "jobs").is_dir():
+        print(
+            "usage: python bench/engine_decode.py STORE (a directory with jobs/)", file=sys.stderr
+        )
+        sys.exit(2)
+    result = compare(Path(sys.argv[1]))
+    print(
+        f"{result.files:,} plain event files ({result.megabytes:.1f} MB): Python decoder "
+        f"{result.python_seconds:.3f} s, SQL {result.sql_seconds:.3f} s "
+        f"({result.accepted:,} accepted, rows equal: {'yes' if result.same_rows else 'NO'})"
+    )

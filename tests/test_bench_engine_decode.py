@@ -3,6 +3,7 @@ whose rows it makes exactly as the Python decoder does: hostile records are left
 
 from __future__ import annotations
 
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ import pyarrow.compute as pc
 import pytest
 
 from perstack_logq.storage.layout import event_key
+from perstack_logq.synth import DirectoryWriter, generate_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 
@@ -158,3 +160,19 @@ def test_no_type_the_bench_calls_plain_makes_more_than_an_events_row() -> None:
             assert made == {"events"}, event_type
         elif event_type not in conversation_types:
             assert made != {"events"}, event_type
+
+
+def test_the_comparison_runs_alone_on_a_store(tmp_path: Path) -> None:
+    """``python bench/engine_decode.py STORE``: the figure's row on any store, as a process."""
+    generate_store(DirectoryWriter(tmp_path / "store"), jobs=3, seed=5, scale=0.01)
+    script = str(Path(engine_decode.__file__))
+    ran = subprocess.run(
+        [sys.executable, script, str(tmp_path / "store")], capture_output=True, text=True
+    )
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.endswith("rows equal: yes)\n") and "plain event files" in ran.stdout
+    refused = subprocess.run(
+        [sys.executable, script, str(tmp_path)], capture_output=True, text=True
+    )
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr.startswith("usage: ")
