@@ -9,10 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from perstack_logq.storage.layout import event_key
+from perstack_logq.decode.records import StoreDecoder
+from perstack_logq.storage.layout import EVENT_TYPES, event_key
 from perstack_logq.synth import DirectoryWriter, generate_store
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -119,8 +121,6 @@ def test_a_body_that_is_not_utf8_stops_the_batch_before_duckdb(
     connection: duckdb.DuckDBPyConnection,
 ) -> None:
     """Arrow checks every body's UTF-8: such a batch would go to the Python decoder whole."""
-    import pyarrow as pa
-
     files = [(_key(), _record(',"x":"?"').replace(b'"?"', b'"\xff"'))]
     with pytest.raises(pa.ArrowInvalid):
         engine_decode.decode_in_sql(connection, files)
@@ -144,9 +144,6 @@ def test_no_type_the_bench_calls_plain_makes_more_than_an_events_row() -> None:
     """A plain type's record, given every field the decoder makes rows of, still makes only
     its events row. (The bench also leaves out the types that carry a conversation, startRun
     and startGeneration; the SQL refuses any record that holds one.)"""
-    from perstack_logq.decode.records import StoreDecoder
-    from perstack_logq.storage.layout import EVENT_TYPES
-
     rich = (
         ',"toolCalls":[{"id":"t","toolName":"x","args":{}}],"toolCall":{"id":"t"},'
         '"toolResults":[{"id":"t","result":[]}],"step":{"stepNumber":1}'
