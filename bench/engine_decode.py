@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from perstack_logq.decode import schema
-from perstack_logq.decode.records import StoreDecoder
+from perstack_logq.decode.records import _STEP_ENDING, _TOOL_CALL_LISTS, StoreDecoder
 from perstack_logq.decode.secrets import mask_secret_values
 from perstack_logq.storage.layout import KeyKind, parse_key
 
@@ -24,22 +24,17 @@ if TYPE_CHECKING:
 
 PLAIN_EVENTS_SQL = Path(__file__).with_name("plain_events.sql")
 
-# Event types whose records make rows beyond their events row, or hold a conversation, in
-# perstack_logq.decode.records (tool calls, tool results, steps) and decode.conversation.
+# Event types whose records make rows beyond their events row: those holding a conversation
+# (decode.conversation), and those the decoder makes tool calls, tool results and steps of
+# (its own lists, and the two types it names inline).
 ROWS_BEYOND_EVENTS = frozenset(
     {
         "startRun",
         "startGeneration",
-        "callTools",
-        "callDelegate",
         "callInteractiveTool",
         "resolveToolResults",
-        "continueToNextStep",
-        "completeRun",
-        "stopRunByError",
-        "stopRunByDelegate",
-        "stopRunByExceededMaxSteps",
-        "stopRunByInteractiveTool",
+        *_TOOL_CALL_LISTS,
+        *_STEP_ENDING,
     }
 )
 
